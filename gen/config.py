@@ -1,0 +1,146 @@
+"""Generator configurations: every elaboration-time parameter of the Focus hardware.
+
+A :class:`FocusConfig` is frozen and validated at construction, so a configuration that
+cannot work never reaches elaboration. Named configurations live in :data:`CONFIGS`; derive
+new ones with :meth:`FocusConfig.replace` or from strings with :meth:`FocusConfig.with_overrides`.
+"""
+
+import dataclasses
+import hashlib
+import json
+
+DTYPES = ("fp16", "int8")
+
+
+def _check_int(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FocusConfig:
+    """Elaboration-time parameters (spec section 3.1).
+
+    Attributes
+    ----------
+    dtype : str
+        Operand format: ``"fp16"`` (fp32 accumulation) or ``"int8"`` (int32 accumulation).
+    rows, cols : int
+        Systolic array size; ``rows`` is the K-slice and the SIC vector size V.
+    m_tile : int
+        Tokens per output tile.
+    window : tuple of 3 int
+        SIC window (frames, rows, columns) = (bf, bh, bw).
+    window_vectors : int
+        Layouter capacity in vectors; must cover ``(bf-1)*FS + (bh-1)*HS + bw`` at run time.
+    matchers : int
+        Parallel similarity units; at most the number of candidates ``bf*bh*bw - 1``.
+    scatter_lanes : int
+        Output rows the scatter accumulator updates per cycle.
+    sort_width : int
+        Length of the top-k compare/swap chain (= importance analyzer lanes).
+    max_tokens : int
+        Importance buffer depth.
+    offset_bits : int
+        Width of one SEC offset code.
+    """
+
+    dtype: str = "fp16"
+    rows: int = 32
+    cols: int = 32
+    m_tile: int = 1024
+    window: tuple = (2, 2, 2)
+    window_vectors: int = 256
+    matchers: int = 1
+    scatter_lanes: int = 2
+    sort_width: int = 32
+    max_tokens: int = 12800
+    offset_bits: int = 8
+
+    def __post_init__(self):
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        _check_int("rows", self.rows, 1, 256)
+        _check_int("cols", self.cols, 1, 256)
+        _check_int("m_tile", self.m_tile, 1, 1 << 16)
+        window = self.window
+        if (not isinstance(window, tuple) or len(window) != 3
+                or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 8
+                           for w in window)):
+            raise ValueError(f"window must be a tuple of 3 integers in [1, 8], got {window!r}")
+        candidates = window[0] * window[1] * window[2] - 1
+        if candidates < 1:
+            raise ValueError(f"window {window} has no candidate neighbours; "
+                             "at least one dimension must be 2 or more")
+        _check_int("window_vectors", self.window_vectors, window[2], 1 << 16)
+        _check_int("matchers", self.matchers, 1, candidates)
+        _check_int("scatter_lanes", self.scatter_lanes, 1, 64)
+        _check_int("sort_width", self.sort_width, 1, 1024)
+        _check_int("max_tokens", self.max_tokens, 1, 1 << 20)
+        _check_int("offset_bits", self.offset_bits, 2, 16)
+
+    @property
+    def candidates(self):
+        """SIC candidates per key vector: ``bf*bh*bw - 1``."""
+        return self.window[0] * self.window[1] * self.window[2] - 1
+
+    def to_dict(self):
+        data = dataclasses.asdict(self)
+        data["window"] = list(self.window)
+        return data
+
+    @property
+    def hash(self):
+        """Short stable hash of every parameter (names build directories)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def replace(self, **changes):
+        """A copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_overrides(self, assignments):
+        """A copy with ``["key=value", ...]`` strings applied, as given to ``--set``."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        changes = {}
+        for assignment in assignments:
+            key, sep, text = assignment.partition("=")
+            key, text = key.strip().replace("-", "_"), text.strip()
+            if not sep or key not in fields:
+                raise ValueError(f"--set expects key=value with key one of "
+                                 f"{', '.join(fields)}, got {assignment!r}")
+            changes[key] = _parse_value(key, fields[key].type, text)
+        return self.replace(**changes)
+
+
+def _parse_value(key, kind, text):
+    try:
+        if kind == "str" or kind is str:
+            return text
+        if kind == "tuple" or kind is tuple:
+            return tuple(int(part) for part in text.replace("x", ",").split(","))
+        return int(text, 0)
+    except ValueError:
+        raise ValueError(f"{key}: cannot parse {text!r}") from None
+
+
+PAPER = FocusConfig()
+
+#: Named configurations.
+CONFIGS = {
+    "paper": PAPER,
+    "paper-int8": PAPER.replace(dtype="int8"),
+    "small": FocusConfig(dtype="int8", rows=8, cols=8, m_tile=128, window_vectors=64,
+                         scatter_lanes=2, sort_width=8, max_tokens=512, offset_bits=4),
+    "tiny": FocusConfig(dtype="int8", rows=4, cols=4, m_tile=32, window_vectors=32,
+                        scatter_lanes=2, sort_width=4, max_tokens=64, offset_bits=3),
+}
+
+
+def get_config(name):
+    """The named configuration ``name``; a clear error lists the known names."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown configuration {name!r}; known: "
+                         f"{', '.join(CONFIGS)}") from None
