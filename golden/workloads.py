@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: Photographs bundled in the scikit-image wheel (usable offline), in shot order.
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field", "retina")
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field", "retina")
 
 _FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
 _PROJECTION_SEED = 20251214
