@@ -581,3 +581,73 @@ def test_compressed_gemm_checks_weights():
         compressed_gemm(result, np.ones((4, 2)))
     with pytest.raises(TypeError):
         compressed_gemm(np.ones((2, 3)), np.ones((3, 2)))
+
+
+# --------------------------------------------------------------------------------------
+# Agreement with the authors' formulation on ordinary video data (spec 2.3, last note)
+# --------------------------------------------------------------------------------------
+
+
+def authors_style_sic(full, fs, hs, window, size, theta, m_tile, rounds):
+    """Our reading of the authors' formulation, for comparison only.
+
+    The whole image span is processed with pruned tokens present as all-zero rows;
+    every candidate is a zero-filled shift of the whole sequence; the best candidate
+    is the argmax over the stacked similarities; chains are resolved by pointer
+    doubling capped at ``rounds`` rounds (the authors use the frame count).
+
+    Returns (similar, pointer) over the full span; pointer holds span positions.
+    """
+    count, dim = full.shape
+    vectors = full.reshape(count, dim // size, size)
+    norms = np.sqrt(np.einsum("itv,itv->it", vectors, vectors))
+    kept = vectors.any(axis=(1, 2))
+    tile = (np.cumsum(kept) - 1) // m_tile
+    offsets = candidate_offsets(fs, hs, window)
+    similarity = np.zeros((offsets.size, count, vectors.shape[1]))
+    for index, offset in enumerate(offsets):
+        if offset >= count:
+            continue
+        dots = np.einsum("itv,itv->it", vectors[offset:], vectors[:-offset])
+        denominators = norms[offset:] * norms[:-offset]
+        cosines = np.divide(dots, denominators, out=np.zeros_like(dots), where=denominators > 0)
+        same_tile = (tile[offset:] == tile[:-offset])[:, None]
+        similarity[index, offset:] = np.where(same_tile, cosines, 0.0)
+    similar = similarity.max(axis=0) > theta
+    rows = np.arange(count)[:, None]
+    pointer = np.where(similar, rows - offsets[similarity.argmax(axis=0)], rows)
+    for _ in range(rounds):
+        advanced = np.take_along_axis(pointer, pointer, axis=0)
+        if np.array_equal(advanced, pointer):
+            break
+        pointer = advanced
+    return similar, pointer
+
+
+@pytest.mark.parametrize("keep", [1.0, 0.5, 0.2])
+def test_agrees_with_authors_formulation_on_video(keep):
+    from golden.workloads import GEOMETRIES, attention_probs, video_tokens
+
+    geometry = GEOMETRIES["small"]
+    tokens = video_tokens(geometry, 128, seed=5).astype(np.float64)
+    importance = token_importance(attention_probs(tokens, seed=5))
+    kept = select_tokens(importance, max(1, int(keep * tokens.shape[0])))
+    full = np.zeros_like(tokens)
+    full[kept] = tokens[kept]
+    ours = similarity_concentration(tokens[kept], positions=kept, m_tile=64, **geometry.strides)
+    similar, pointer = authors_style_sic(full, geometry.frame_stride, geometry.row_stride, (2, 2, 2), 32, 0.9, 64,
+                                         rounds=geometry.frames)
+    assert ours.n_similar > 0
+    np.testing.assert_array_equal(ours.similar, similar[kept])
+    np.testing.assert_array_equal(kept[ours.group], pointer[kept])
+
+
+def test_divergence_pointer_doubling_cap_on_single_frame_images():
+    # one frame, a chain of 6 identical tokens along a row: 1 round of pointer doubling
+    # (the authors' cap for a 1-frame image) leaves the chain unresolved
+    x = np.ones((6, 32))
+    ours = similarity_concentration(x, frame_stride=6, row_stride=6)
+    similar, pointer = authors_style_sic(x, 6, 6, (2, 2, 2), 32, 0.9, 1024, rounds=1)
+    np.testing.assert_array_equal(ours.similar, similar)
+    assert ours.group[:, 0].tolist() == [0, 0, 0, 0, 0, 0]
+    assert pointer[:, 0].tolist() == [0, 0, 0, 1, 2, 3]
