@@ -263,6 +263,16 @@ def _candidate_table(result: algorithm.SimilarityResult, window) -> list[dict]:
     ]
 
 
+NEAR = 1e-3  # about one fp16 / bf16 rounding step of a cosine near 0.9
+
+
+def _near_threshold(result: algorithm.SimilarityResult, threshold: float) -> float:
+    """Share of non-zero vectors whose best cosine lies within NEAR of the threshold."""
+    live = ~result.zero
+    count = int(np.count_nonzero(live))
+    return int(np.count_nonzero(np.abs(result.best[live] - threshold) < NEAR)) / count if count else 0.0
+
+
 def summarise(result: algorithm.SimilarityResult, *, source: str, settings: dict, original_tokens: int,
               seconds: float) -> dict:
     """Everything the report prints, as plain data (also the --json output)."""
@@ -275,6 +285,7 @@ def summarise(result: algorithm.SimilarityResult, *, source: str, settings: dict
         "vectors_per_token": vectors_per_token,
         "vectors": {"all": result.n_vectors, "zero": result.n_zero, "similar": result.n_similar, "unique": result.n_unique},
         "sparsity": result.sparsity,
+        "near_threshold": _near_threshold(result, settings["threshold"]),
         "compression_ratio": result.compression_ratio if result.n_unique else None,
         "group_sizes": _size_histogram(result.group_sizes()),
         "chosen_candidates": _candidate_table(result, settings["window"]),
@@ -314,6 +325,7 @@ def format_report(summary: dict) -> str:
     ]
     ratio = summary["compression_ratio"]
     lines.append(f"compression ratio (all / unique)     {ratio:.2f} x" if ratio else "compression ratio (all / unique)     inf")
+    lines.append(f"decisions within +-{NEAR:g} of theta  {100.0 * summary['near_threshold']:.2f} % of non-zero vectors")
     if "sparsity_vs_dense_unpruned" in summary:
         lines.append(f"sparsity vs dense unpruned input     {100.0 * summary['sparsity_vs_dense_unpruned']:.2f} %")
     lines += ["", "group sizes (one group = one unique vector)", "  size        groups   of groups     vectors  of vectors"]

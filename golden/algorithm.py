@@ -405,6 +405,10 @@ class SimilarityResult:
         Token row of the chosen (best) candidate of a similar vector, else -1.
     choice : numpy.ndarray, int8, shape (S, T)
         Index into :attr:`offsets` of the chosen candidate, else -1.
+    best : numpy.ndarray, float64, shape (S, T)
+        Best cosine over the candidates (an invalid candidate counts as 0; 0 for a
+        zero key or an empty window); the vector is similar iff
+        ``best > threshold``.  Shows how close each decision is to the threshold.
     sparsity : float
         ``(similar + zero) / all vectors`` (0.0 for an empty input).
     offsets : numpy.ndarray of int64
@@ -419,6 +423,7 @@ class SimilarityResult:
     group: np.ndarray
     link: np.ndarray
     choice: np.ndarray
+    best: np.ndarray
     sparsity: float
     offsets: np.ndarray
     vector_size: int
@@ -572,11 +577,15 @@ def _best_candidates(
 
     Returns
     -------
+    similarity : numpy.ndarray of float64, shape (S, T)
+        Best cosine over the candidates, invalid candidates counting as 0 (0 when
+        the window has no candidates).
     link : numpy.ndarray of int64, shape (S, T)
         Row of the chosen candidate, -1 if the vector is not similar.
     choice : numpy.ndarray of int8, shape (S, T)
         Index of the chosen candidate offset, -1 if the vector is not similar.
     """
+    similarity = np.full(norms.shape, 0.0 if candidates.shape[0] == 0 else -np.inf)
     link = np.full(norms.shape, -1, dtype=np.int64)
     choice = np.full(norms.shape, -1, dtype=np.int8)
     rows = np.arange(reader.rows)
@@ -591,7 +600,7 @@ def _best_candidates(
         values = values_buffer[: stop - start]
         key_norms = norms[start:stop]
         key_live = ~zero[start:stop]
-        best = np.full(key_norms.shape, theta)
+        best = similarity[start:stop]
         for index, cand in enumerate(candidates[:, start:stop]):
             usable = cand >= 0
             cand_rows = np.where(usable, cand, rows[start:stop])
@@ -601,12 +610,16 @@ def _best_candidates(
             cosines = np.zeros_like(dots)
             np.divide(dots, denominators, out=cosines, where=denominators > 0)
             valid = usable[:, None] & key_live & ~zero[cand_rows]
-            better = valid & (cosines > best)  # strict: the first maximum wins
+            cosines[~valid] = 0.0  # an invalid candidate has similarity 0
+            better = cosines > best  # strict: the first maximum wins
             best[better] = cosines[better]
             link[start:stop][better] = np.broadcast_to(cand[:, None], better.shape)[better]
             choice[start:stop][better] = index
         progress.advance((stop - start) * len(candidates))
-    return link, choice
+    dissimilar = ~(similarity > theta)  # strict: best must exceed theta
+    link[dissimilar] = -1
+    choice[dissimilar] = -1
+    return similarity, link, choice
 
 
 def _resolve_groups(link: np.ndarray, zero: np.ndarray) -> np.ndarray:
@@ -731,7 +744,7 @@ def similarity_concentration(
 
     candidates = _candidate_rows(pos, offsets, tile)
     norms, zero = _norms_and_zero(reader, tracker)
-    link, choice = _best_candidates(reader, norms, zero, candidates, theta, tracker)
+    best, link, choice = _best_candidates(reader, norms, zero, candidates, theta, tracker)
     del norms
     group = _resolve_groups(link, zero)
     padded = np.empty((count, reader.vectors * size))
@@ -749,6 +762,7 @@ def similarity_concentration(
         group=group,
         link=link,
         choice=choice,
+        best=best,
         sparsity=sparsity,
         offsets=offsets,
         vector_size=size,

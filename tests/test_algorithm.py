@@ -36,7 +36,7 @@ PROPERTY = settings(max_examples=150, deadline=None, derandomize=True)
 
 
 def reference_sic(x, positions, fs, hs, window, size, theta, m_tile):
-    """Literal per-vector implementation of spec 2.3; returns (similar, zero, group, link, out)."""
+    """Literal per-vector implementation of spec 2.3: (similar, zero, group, link, best, out)."""
     x = np.asarray(x, dtype=np.float64)
     count, dim = x.shape
     slots = -(-dim // size)
@@ -63,6 +63,7 @@ def reference_sic(x, positions, fs, hs, window, size, theta, m_tile):
     zero = ~vectors.any(axis=-1)
     link = np.full((count, slots), -1)
     group = np.full((count, slots), -1)
+    best_similarity = np.zeros((count, slots))
     for i in range(count):
         for t in range(slots):
             if zero[i, t]:
@@ -73,6 +74,7 @@ def reference_sic(x, positions, fs, hs, window, size, theta, m_tile):
                 valid = j is not None and j // m_tile == i // m_tile and not zero[j, t]
                 similarities.append(cosine(vectors[i, t], vectors[j, t]) if valid else 0.0)
             best = int(np.argmax(similarities)) if similarities else 0
+            best_similarity[i, t] = similarities[best] if similarities else 0.0
             if similarities and similarities[best] > theta:
                 link[i, t] = row_of[int(positions[i]) - offsets[best]]
                 group[i, t] = group[link[i, t], t]
@@ -86,7 +88,7 @@ def reference_sic(x, positions, fs, hs, window, size, theta, m_tile):
             for i in members:
                 total = total + vectors[i, t]
             out[members, t] = total / len(members)
-    return link >= 0, zero, group, link, out.reshape(count, slots * size)[:, :dim]
+    return link >= 0, zero, group, link, best_similarity, out.reshape(count, slots * size)[:, :dim]
 
 
 def sic(x, *, fs=100, hs=10, **kwargs):
@@ -131,13 +133,14 @@ def run_case(case):
 @given(sic_cases())
 def test_matches_naive_reference(case):
     result = run_case(case)
-    similar, zero, group, link, out = reference_sic(
+    similar, zero, group, link, best, out = reference_sic(
         case["x"], case["positions"], case["fs"], case["hs"], case["window"],
         case["size"], case["theta"], case["m_tile"],
     )
     np.testing.assert_array_equal(result.zero, zero)
     np.testing.assert_array_equal(result.similar, similar)
     np.testing.assert_array_equal(result.link, link)
+    np.testing.assert_array_equal(result.best, best)
     np.testing.assert_array_equal(result.group, group)
     np.testing.assert_array_equal(result.out, out)
 
@@ -246,6 +249,10 @@ def test_threshold_zero_needs_positive_cosine():
     assert not result.similar[1, 0]  # cos 0 is not > 0
     assert not result.similar[2, 0]  # negative cosine: best is 0 (invalid candidates)
     assert result.link[3, 0] == 2
+    assert result.best[2, 0] == 0.0  # invalid candidates (negative positions) count as 0
+    only_left = sic(x, fs=10, hs=5, window=(1, 1, 2), vector_size=2, threshold=0.0)
+    assert only_left.best[2, 0] == pytest.approx(-0.5 / np.sqrt(1.25))  # every candidate valid
+    assert not only_left.similar[2, 0]
 
 
 def test_pruned_positions_are_invalid_candidates():
