@@ -321,13 +321,14 @@ def format_report(summary: dict) -> str:
         f"  zero    {counts['zero']:>12,}  {_percent(counts['zero'], total)}",
         f"  similar {counts['similar']:>12,}  {_percent(counts['similar'], total)}",
         f"  unique  {counts['unique']:>12,}  {_percent(counts['unique'], total)}",
-        f"sparsity (zero + similar) / all      {100.0 * summary['sparsity']:.2f} %",
+        f"{'sparsity (zero + similar) / all':<40}{100.0 * summary['sparsity']:.2f} %",
     ]
     ratio = summary["compression_ratio"]
-    lines.append(f"compression ratio (all / unique)     {ratio:.2f} x" if ratio else "compression ratio (all / unique)     inf")
-    lines.append(f"decisions within +-{NEAR:g} of theta  {100.0 * summary['near_threshold']:.2f} % of non-zero vectors")
+    lines.append(f"{'compression ratio (all / unique)':<40}" + (f"{ratio:.2f} x" if ratio else "inf"))
     if "sparsity_vs_dense_unpruned" in summary:
-        lines.append(f"sparsity vs dense unpruned input     {100.0 * summary['sparsity_vs_dense_unpruned']:.2f} %")
+        lines.append(f"{'sparsity vs dense unpruned input':<40}{100.0 * summary['sparsity_vs_dense_unpruned']:.2f} %")
+    lines.append(f"{f'best cosine within +-{NEAR:g} of theta':<40}"
+                 f"{100.0 * summary['near_threshold']:.2f} % of non-zero vectors")
     lines += ["", "group sizes (one group = one unique vector)", "  size        groups   of groups     vectors  of vectors"]
     for row in summary["group_sizes"]:
         lines.append(
@@ -432,4 +433,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+        sys.exit(1)
