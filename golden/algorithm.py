@@ -403,7 +403,7 @@ class SimilarityResult:
         similar); ``ZERO`` (-1) for zero vectors.
     link : numpy.ndarray, int64, shape (S, T)
         Token row of the chosen (best) candidate of a similar vector, else -1.
-    choice : numpy.ndarray, int8, shape (S, T)
+    choice : numpy.ndarray, int32, shape (S, T)
         Index into :attr:`offsets` of the chosen candidate, else -1.
     best : numpy.ndarray, float64, shape (S, T)
         Best cosine over the candidates (an invalid candidate counts as 0; 0 for a
@@ -569,7 +569,7 @@ def _best_candidates(
     candidates: np.ndarray,
     theta: float,
     progress: _Progress,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best candidate of every vector: the first maximum cosine, if it exceeds theta.
 
     Streams over row blocks; each block only reads the earlier rows its candidates
@@ -582,12 +582,12 @@ def _best_candidates(
         the window has no candidates).
     link : numpy.ndarray of int64, shape (S, T)
         Row of the chosen candidate, -1 if the vector is not similar.
-    choice : numpy.ndarray of int8, shape (S, T)
+    choice : numpy.ndarray of int32, shape (S, T)
         Index of the chosen candidate offset, -1 if the vector is not similar.
     """
     similarity = np.full(norms.shape, 0.0 if candidates.shape[0] == 0 else -np.inf)
     link = np.full(norms.shape, -1, dtype=np.int64)
-    choice = np.full(norms.shape, -1, dtype=np.int8)
+    choice = np.full(norms.shape, -1, dtype=np.int32)
     rows = np.arange(reader.rows)
     reach = int(np.max(np.where(candidates >= 0, rows - candidates, 0), initial=0))
     shape = (reader.vectors, reader.vector_size)
@@ -637,13 +637,17 @@ def _resolve_groups(link: np.ndarray, zero: np.ndarray) -> np.ndarray:
     return np.where(zero, ZERO, parent)
 
 
-def _group_means(
-    reader: _VectorReader, group: np.ndarray, out: np.ndarray, progress: _Progress
-) -> None:
-    """Write every vector's group mean into ``out`` (S, T*V), float64 sums in row order.
+def _mean_table(reader: _VectorReader, group: np.ndarray, progress: _Progress) -> tuple[np.ndarray, np.ndarray]:
+    """Means of the groups with two or more members, slot by slot.
 
-    Singleton groups are copied; only groups with two or more members are averaged,
-    slot by slot, into a compact table that the final row-block pass scatters.
+    Sums are float64 in ascending row order (``bincount`` adds its weights in input
+    order), divided by the member count.
+
+    Returns
+    -------
+    table : numpy.ndarray of float64, shape (groups with >= 2 members, V)
+    table_index : numpy.ndarray of int64, shape (S, T)
+        Row of ``table`` holding each vector's group mean, -1 for singletons and zeros.
     """
     count, vectors = group.shape
     size = reader.vector_size
@@ -660,15 +664,20 @@ def _group_means(
             rank[roots] = np.arange(roots.size)
             member_rank = rank[labels[members]]
             values = reader.slot(members, slot)
+            rows = table[filled : filled + roots.size]
             for channel in range(size):
-                table[filled : filled + roots.size, channel] = np.bincount(
-                    member_rank, weights=values[channel], minlength=roots.size
-                )
-            table[filled : filled + roots.size] /= counts[roots][:, None]
+                rows[:, channel] = np.bincount(member_rank, weights=values[channel], minlength=roots.size)
+            rows /= counts[roots][:, None]
             table_index[members, slot] = filled + member_rank
             filled += roots.size
         progress.advance(count // max(vectors, 1))
-    vectors_out = out.reshape(count, vectors, size)
+    return table, table_index
+
+
+def _write_means(reader: _VectorReader, table: np.ndarray, table_index: np.ndarray, out: np.ndarray,
+                 progress: _Progress) -> None:
+    """Fill ``out`` (S, T*V): original vectors, replaced by their group mean where merged."""
+    vectors_out = out.reshape(reader.rows, reader.vectors, reader.vector_size)
     for start, stop in reader.block_ranges():
         reader.block(start, stop, vectors_out[start:stop])
         index = table_index[start:stop]
@@ -747,8 +756,10 @@ def similarity_concentration(
     best, link, choice = _best_candidates(reader, norms, zero, candidates, theta, tracker)
     del norms
     group = _resolve_groups(link, zero)
+    table, table_index = _mean_table(reader, group, tracker)
     padded = np.empty((count, reader.vectors * size))
-    _group_means(reader, group, padded, tracker)
+    _write_means(reader, table, table_index, padded, tracker)
+    del table, table_index
     out = padded if padded.shape[1] == dim else np.ascontiguousarray(padded[:, :dim])
     del padded
 
