@@ -54,18 +54,42 @@ def _locked(path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _lean_verilator_runner():
+    """cocotb's Verilator runner without ``--public-flat-rw``.
+
+    cocotb makes every signal of the design visible to VPI by default, which makes the C++ of
+    a 32x32 array take many minutes to compile. Testbenches here only touch the top-level
+    ports, so only those are made public (see :func:`_public_ports_control_file`).
+    """
+    from cocotb_tools.runner import Verilator
+
+    class LeanVerilator(Verilator):
+        def _build_command(self):
+            commands = super()._build_command()
+            commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
+            return commands
+
+    return LeanVerilator()
+
+
+def _public_ports_control_file(build_dir, toplevel):
+    path = build_dir / "public_ports.vlt"
+    path.write_text("`verilator_config\n"
+                    f'public_flat_rw -module "{toplevel}" -var "*"\n')
+    return path
+
+
 def build(component, toplevel, *, waves=None):
     """Elaborate ``component`` to Verilog and compile it with Verilator (cached).
 
     Returns the build directory. Safe to call from several pytest-xdist workers at once.
     """
-    from cocotb_tools.runner import get_runner
-
     waves = waves_requested() if waves is None else waves
     tool_version = _toolchain_env()
     text = verilog.convert(component, name=toplevel, emit_src=False)
     args = list(VERILATOR_ARGS) + (["--trace-fst", "--trace-structs"] if waves else [])
-    key = hashlib.sha256(json.dumps([text, tool_version, args]).encode()).hexdigest()[:16]
+    recipe = [text, tool_version, args, "public top-level ports only"]
+    key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
     build_dir = BUILD_ROOT / f"{toplevel}-{key}"
     stamp = build_dir / "built.stamp"
     with _locked(BUILD_ROOT / f"{toplevel}-{key}.lock"):
@@ -75,8 +99,9 @@ def build(component, toplevel, *, waves=None):
             build_dir.mkdir(parents=True)
             source = build_dir / f"{toplevel}.v"
             source.write_text(text)
-            runner = get_runner("verilator")
-            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+            runner = _lean_verilator_runner()
+            runner.build(sources=[_public_ports_control_file(build_dir, toplevel), source],
+                         hdl_toplevel=toplevel, build_dir=build_dir,
                          build_args=args, waves=waves, always=True,
                          log_file=build_dir / "build.log")
             stamp.write_text(key)
@@ -105,13 +130,12 @@ def run_testbench(component, toplevel, test_module, *, params, seed, test_dir,
         Run only these tests of the module.
     """
     from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
 
     waves = waves_requested()
     build_dir = build(component, toplevel, waves=waves)
     test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)
-    runner = get_runner("verilator")
+    runner = _lean_verilator_runner()
     env = {"FOCUS_TB_PARAMS": json.dumps(params), "FOCUS_TB_SEED": str(seed),
            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
     results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
