@@ -210,8 +210,8 @@ class _Shot:
         height = self.height * (1.0 + self.zoom) ** step
         width = height * self.aspect
         limits = np.array(self.photo.shape[:2], dtype=float) - (height, width)
-        center = _bounce(self.center + step * self.velocity - (height / 2, width / 2), limits)
-        return float(center[0]), float(center[1]), height, width
+        corner = _bounce(self.center + step * self.velocity - (height / 2, width / 2), limits)
+        return float(corner[0]), float(corner[1]), height, width
 
 
 def _bounce(position: np.ndarray, limits: np.ndarray) -> np.ndarray:
@@ -235,9 +235,11 @@ def _plan_shot(photo: np.ndarray, geometry: Geometry, rng, *, motion, zoom, view
 
 def _bilinear_grid(photo: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """Sample ``photo`` at the outer product of pixel coordinates ``ys x xs``."""
+
     def taps(coords, size):
+        """Lower neighbour, upper neighbour and weight of the upper one (edges clamped)."""
         coords = np.clip(coords - 0.5, 0.0, size - 1.0)
-        low = np.minimum(np.floor(coords).astype(np.int64), size - 2) if size > 1 else np.zeros(coords.shape, np.int64)
+        low = np.clip(np.floor(coords).astype(np.int64), 0, max(size - 2, 0))
         return low, np.minimum(low + 1, size - 1), (coords - low).astype(np.float32)
 
     y0, y1, wy = taps(ys, photo.shape[0])
