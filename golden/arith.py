@@ -31,6 +31,11 @@ class Int8Arith:
         """Uniform operands over the whole range."""
         return rng.integers(-128, 128, size=shape, dtype=np.int64)
 
+    @staticmethod
+    def random_accumulators(rng, shape):
+        """Partial sums as a 32-row int8 fold produces them (|x| <= 32 * 2^14)."""
+        return rng.integers(-(1 << 19), 1 << 19, size=shape, dtype=np.int64)
+
 
 #: dtype name -> golden arithmetic model
 ARITH = {
