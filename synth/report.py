@@ -1,0 +1,385 @@
+"""The area/timing report: markdown, CSV and a PNG bar chart of the area breakdown."""
+
+import csv
+import dataclasses
+import datetime
+from pathlib import Path
+
+from .categories import categorise
+from .png import bar_chart
+
+#: Published figures (spec section 3.4; TSMC 28 nm, Synopsys DC, FP16 32x32 array).
+PUBLISHED = {
+    "array_mm2": 1.411,
+    "pe_um2": 1378.0,
+    "focus_logic_mm2": 0.0233,
+    "focus_logic_pct": 1.65,
+    "importance_buffer_mm2": 0.0588,
+    "chip_pct": 2.7,
+}
+PUBLISHED["focus_with_sram_pct"] = 100.0 * (
+    PUBLISHED["focus_logic_mm2"] + PUBLISHED["importance_buffer_mm2"]) / PUBLISHED["array_mm2"]
+
+CSV_FIELDS = ["config", "block", "category", "status", "std_cell_area_um2", "share_pct",
+              "flip_flop_area_um2", "flip_flops", "generic_cells", "transistors",
+              "sram_bits", "sram_area_est_um2", "critical_path_ns", "fmax_mhz",
+              "yosys_seconds"]
+
+
+@dataclasses.dataclass
+class Report:
+    """Inputs of the report writers."""
+
+    config_name: str
+    config: object
+    options: object
+    blocks: list
+    references: list
+    missing: list
+    tools: dict
+    seconds: float
+    timing: bool
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+
+def measure(block):
+    """The figure shares are computed from: um^2 with a liberty, else transistors."""
+    area = block.cell_area()
+    return area if area is not None else float(block.logic_transistors())
+
+
+def _counted(report):
+    return [b for b in report.blocks if not categorise(b.name).contains_others]
+
+
+def share_pct(report, block):
+    if categorise(block.name).contains_others:
+        return None
+    total = sum(measure(b) for b in _counted(report))
+    return 100.0 * measure(block) / total if total else None
+
+
+def sram_area(report, block):
+    bits = block.sram_bits()
+    return bits * report.options.sram_um2_per_bit if bits else 0.0
+
+
+def comparison(report):
+    """Focus logic vs array: ``dict`` of our figures (``None`` where a part is missing)."""
+    array = [b for b in report.blocks if categorise(b.name).key == "array"]
+    focus = [b for b in report.blocks if categorise(b.name).focus_logic]
+    result = {"array": sum(measure(b) for b in array) if array else None,
+              "focus_logic": sum(measure(b) for b in focus) if focus else None,
+              "focus_sram_bits": sum(b.sram_bits() for b in focus),
+              "focus_blocks": [b.name for b in focus],
+              "missing_focus": [c.title for c in report.missing if c.focus_logic]}
+    result["logic_pct"] = (100.0 * result["focus_logic"] / result["array"]
+                           if result["array"] and result["focus_logic"] is not None else None)
+    with_sram = None
+    if result["logic_pct"] is not None and report.options.liberty is not None:
+        sram = result["focus_sram_bits"] * report.options.sram_um2_per_bit
+        with_sram = 100.0 * (result["focus_logic"] + sram) / result["array"]
+    result["with_sram_pct"] = with_sram
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# formatting
+
+def _num(value, digits=0):
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value):
+    return "-" if value is None else f"{value:.2f} %"
+
+
+def _unit(report):
+    return "um^2" if report.options.liberty is not None else "transistors"
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _seconds(block):
+    return f"{block.seconds:.1f}"
+
+
+# ----------------------------------------------------------------------------------------------
+# markdown sections
+
+def _header(report):
+    options, config = report.options, report.config
+    library = options.liberty
+    lines = [
+        f"# Area{' and timing' if report.timing else ''} report: `{report.config_name}`",
+        "",
+        f"Generated {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} by `python -m synth` "
+        f"in {report.seconds:.0f} s wall-clock.",
+        "",
+        f"- Configuration hash `{config.hash}`: "
+        + ", ".join(f"{k}={v}" for k, v in config.to_dict().items()),
+        f"- Yosys: {report.tools.get('yosys', '?')}",
+    ]
+    if library is not None:
+        lines.append(f"- Cell library: `{library.name}` ({library.path}), "
+                     f"corner {report.tools.get('corner', 'as in the liberty')}; "
+                     f"ABC target period {options.period_ns} ns")
+    else:
+        lines.append("- **No liberty file** (give one with `LIBERTY=path`, or install "
+                     "Debian's qflow-tech-osu018 with `make setup` as root): only the "
+                     "generic-gate figures and the CMOS transistor estimate are reported; "
+                     "shares are computed from transistors.")
+    if report.timing:
+        lines.append(f"- OpenSTA: {report.tools.get('sta', '?')}")
+    lines.append(f"- Method: {'flat (FULL=1)' if options.full else 'hierarchical'} "
+                 "(see Method below)")
+    return "\n".join(lines)
+
+
+def _blocks_section(report):
+    unit = _unit(report)
+    rows = []
+    for block in report.blocks:
+        category = categorise(block.name)
+        rows.append([f"`{block.name}`", category.title,
+                     _num(block.cell_area()), _pct(share_pct(report, block)),
+                     _num(block.flip_flops()), _num(block.generic_cells()),
+                     _num(block.logic_transistors()), _num(block.sram_bits()),
+                     _num(sram_area(report, block)) if block.sram_bits() else "-",
+                     _seconds(block)])
+    for category in report.missing:
+        rows.append(["-", category.title, f"not yet generated ({category.units})",
+                     "-", "-", "-", "-", "-", "-", "-"])
+    header = ["block", "category", "std-cell area um^2", f"share ({unit})", "flip-flops",
+              "generic cells", "transistors (CMOS est.)", "SRAM bits", "SRAM um^2 (est.)",
+              "Yosys s"]
+    note = ("Shares exclude blocks that contain the others (the engine top level). "
+            "Transistors: Yosys `stat -tech cmos` on generic gates with flip-flops legalized "
+            "to plain DFFs (16 T each); SRAM bits are counted separately"
+            + ("" if all(b.transistors_exact() for b in report.blocks)
+               else "; **some cell types are not priced, the estimate is a lower bound**")
+            + ".")
+    return "## Blocks\n\n" + _table(header, rows) + "\n\n" + note
+
+
+def _parts_section(report):
+    unit = _unit(report)
+    out = []
+    for block in report.blocks:
+        parts = block.parts()
+        if not parts:
+            continue
+        total = measure(block)
+        rows = [[name, _num(n), _num(each), _num(sub), _pct(100 * sub / total if total else None)]
+                for name, n, each, sub in parts]
+        out.append(f"### `{block.name}`\n\n"
+                   + _table(["part", "instances", f"{unit} each", f"{unit} total",
+                             "share of block"], rows))
+    if not out:
+        return ""
+    return "## Breakdown by submodule\n\n" + "\n\n".join(out)
+
+
+def _comparison_section(report):
+    figures = comparison(report)
+    missing = ", ".join(figures["missing_focus"]) or "none"
+    logic = (_pct(figures["logic_pct"]) if figures["logic_pct"] is not None
+             else f"not yet generated (missing: {missing})")
+    sram = (_pct(figures["with_sram_pct"]) if figures["with_sram_pct"] is not None
+            else ("needs a liberty" if report.options.liberty is None and
+                  figures["logic_pct"] is not None else "not yet generated"))
+    rows = [
+        ["Focus logic (SEC + SIC + scatter) / systolic array", logic,
+         f"{PUBLISHED['focus_logic_pct']} % (0.0233 mm^2 / 1.411 mm^2)"],
+        ["Focus logic + its SRAM (est.) / systolic array", sram,
+         f"{PUBLISHED['focus_with_sram_pct']:.1f} % (with the 0.0588 mm^2 importance buffer; "
+         f"derived from the table)"],
+        ["Focus area / whole chip", "not modelled (no chip-level buffers here)",
+         f"+{PUBLISHED['chip_pct']} % (3.21 vs 3.12 mm^2)"],
+    ]
+    blocks = ", ".join(f"`{n}`" for n in figures["focus_blocks"]) or "none yet"
+    text = (f"Focus blocks included: {blocks}; not yet generated: {missing}. "
+            "Absolute areas at 0.18 um (OSU, no placement) and at 28 nm (TSMC, Synopsys DC) are "
+            "not comparable; only ratios are. The published array is FP16; compare with an "
+            "fp16 configuration when it exists.")
+    return ("## Comparison with the published design\n\n"
+            + _table(["ratio", f"this flow ({report.config_name})", "published (28 nm)"],
+                     rows) + "\n\n" + text)
+
+
+def _reference_section(report):
+    if not report.references:
+        return ""
+    unit = _unit(report)
+    base = next((measure(r) for r in report.references if r.name.endswith("int8")), None)
+    rows = []
+    for ref in report.references:
+        value = measure(ref)
+        timing = ref.timing
+        rows.append([f"`{ref.name}`", _num(ref.cell_area()), _num(ref.flip_flops()),
+                     _num(ref.logic_transistors()),
+                     f"{value / base:.2f}x" if base else "-",
+                     _num(timing.critical_ns, 2) if timing else "-"])
+    published = (f"Published: about {PUBLISHED['pe_um2']:,.0f} um^2 per FP16 PE at 28 nm "
+                 "(1.411 mm^2 / 1024). Formats not registered in `rtl.arith` are not listed; "
+                 "they appear automatically once they exist.")
+    return ("## Processing element by number format\n\nOne `ProcessingElement` elaborated on "
+            "its own (all ports, i.e. an interior PE) per registered format.\n\n"
+            + _table(["PE", "std-cell area um^2", "flip-flops", "transistors",
+                      f"vs int8 ({unit})", "critical path ns"], rows) + "\n\n" + published)
+
+
+def _timing_section(report):
+    if not report.timing:
+        return ("## Timing\n\nNot run: `make timing CONFIG=" + report.config_name
+                + "` adds OpenSTA's critical path and Fmax.")
+    rows = []
+    for block in report.blocks + report.references:
+        t = block.timing
+        if t is None:
+            continue
+        rows.append([f"`{block.name}`", _num(t.critical_ns, 3), _num(t.fmax_mhz, 1),
+                     str(t.stages), f"`{t.startpoint}` -> `{t.endpoint}`",
+                     f"{t.buffering.nets} nets / {t.buffering.buffers} buffers "
+                     f"(worst fanout {t.buffering.worst_fanout})",
+                     str(t.sram_instances), f"{t.seconds:.1f}"])
+    library = report.options.liberty
+    note = (f"Setup check at the liberty's corner ({report.tools.get('corner', '?')}), clock "
+            f"{report.options.period_ns} ns, ideal clock, no wires (the liberty has no wire-load "
+            f"model). Inputs arrive at the clock edge through a {library.strongest_buffer().name} "
+            f"(as from a register), outputs are captured at the next edge with "
+            f"{report.options.output_load_pf} pF. Nets with more than "
+            f"{report.options.max_fanout} loads get balanced {library.strongest_buffer().name} "
+            "trees before timing (a placement tool would buffer them; ABC only buffers inside "
+            "one module). Memories are blackboxes without a timing model: paths through them "
+            "are not timed. Critical path = period - worst slack (includes setup).")
+    return ("## Timing (OpenSTA)\n\n"
+            + _table(["block", "critical path ns", "Fmax MHz", "cells on path",
+                      "start -> end", "fanout buffering", "SRAMs untimed", "STA s"], rows)
+            + "\n\n" + note)
+
+
+def _method_section(report):
+    options = report.options
+    lines = ["## Method", ""]
+    if options.full:
+        lines.append("- **Flat** (`FULL=1`): each block is flattened and synthesized as one "
+                     "module, so Yosys/ABC may optimize across submodule boundaries.")
+    else:
+        merged = ", ".join(f"`{b.name}`: {sum(len(m) for m in b.classes.values())} modules -> "
+                           f"{len(b.classes)} distinct" for b in report.blocks)
+        lines.append("- **Hierarchical** (default): Amaranth writes one Verilog module per "
+                     "submodule instance (`pe_0_0` ... ); modules identical up to renaming are "
+                     f"merged ({merged}), each distinct module is synthesized once with the "
+                     "hierarchy kept, and a block's figures are the sum over its hierarchy "
+                     "weighted by instance counts: area(array) = sum over PE classes of "
+                     "instances x area(PE class) + the top module's own logic (skew/deskew "
+                     "registers, weight-bank control, output skid buffer). Nothing is optimized "
+                     "across module boundaries; `FULL=1` synthesizes flat instead.")
+    lines += [
+        "- Yosys: `synth` (coarse, memories kept by `memory -nomap`), memories replaced by "
+        "`focus_sram` blackboxes and counted as SRAM bits (never flattened into flip-flops), "
+        "`synth` fine to generic gates; `stat -tech cmos` after legalizing flip-flops.",
+    ]
+    if options.liberty is not None:
+        lines += [
+            f"- Library mapping: `dfflibmap`, `abc -liberty -D {options.period_ns * 1000:.0f} "
+            "-constr` (delay target, buffering and sizing inside each module), area = sum of "
+            "liberty cell areas.",
+            "- The OSU 0.18 um library has no tie cells: constant inputs stay netlist constants "
+            "(OpenSTA reads them as logic 0/1); its area would be a few cells per block. Its "
+            "flip-flops have no enable, so enables/synchronous resets become gates in front of "
+            "`DFFPOSX1`.",
+            f"- SRAM area estimate: {options.sram_um2_per_bit} um^2 per bit, derived from the "
+            "published 25 KB importance buffer (0.0588 mm^2 at 28 nm = 0.287 um^2/bit) scaled "
+            "by (180/28)^2; an estimate, not a compiled macro.",
+        ]
+        unpriced = sorted({c for b in report.blocks + report.references
+                           for c in b.unpriced_cells()})
+        if unpriced:
+            lines.append(f"- **Cells with zero area in the liberty were used**: "
+                         f"{', '.join(unpriced)}; their area is missing from the totals.")
+    return "\n".join(lines)
+
+
+def markdown(report):
+    """The whole report as markdown text."""
+    sections = [_header(report), _blocks_section(report), _parts_section(report),
+                _comparison_section(report), _reference_section(report),
+                _timing_section(report), _method_section(report),
+                "![area breakdown](area.png)"]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------
+# CSV and chart
+
+def csv_rows(report):
+    """One dict per block, reference PE and missing category (columns :data:`CSV_FIELDS`)."""
+    rows = []
+    for block in report.blocks + report.references:
+        reference = block in report.references
+        timing = block.timing
+        rows.append({
+            "config": report.config_name, "block": block.name,
+            "category": "reference" if reference else categorise(block.name).key,
+            "status": "reference" if reference else "synthesized",
+            "std_cell_area_um2": _csv(block.cell_area()),
+            "share_pct": "" if reference else _csv(share_pct(report, block), 3),
+            "flip_flop_area_um2": _csv(block.flop_area()),
+            "flip_flops": block.flip_flops(), "generic_cells": block.generic_cells(),
+            "transistors": block.logic_transistors(), "sram_bits": block.sram_bits(),
+            "sram_area_est_um2": _csv(sram_area(report, block)),
+            "critical_path_ns": _csv(timing.critical_ns if timing else None, 3),
+            "fmax_mhz": _csv(timing.fmax_mhz if timing else None, 1),
+            "yosys_seconds": f"{block.seconds:.1f}"})
+    for category in report.missing:
+        rows.append({**{f: "" for f in CSV_FIELDS}, "config": report.config_name,
+                     "block": "", "category": category.key, "status": "not yet generated"})
+    return rows
+
+
+def _csv(value, digits=1):
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def chart_rows(report):
+    """Bars: each block, then its submodule parts (indented)."""
+    unit = _unit(report)
+    rows = []
+    for index, block in enumerate(report.blocks):
+        total = measure(block)
+        share = share_pct(report, block)
+        rows.append((block.name, total, f"{total:,.0f} {unit}"
+                     + (f" {share:.1f} %" if share is not None else ""), index, 0))
+        for name, n, _, sub in block.parts():
+            label = name.split(" (")[0] + (f" x{n}" if n > 1 else "")
+            rows.append((label, sub, f"{100 * sub / total:.1f} % of block" if total else "",
+                         index, 1))
+    for category in report.missing:
+        rows.append((f"{category.key}: not yet generated", 0, "-", 0, 0))
+    return rows
+
+
+def write(report, out_dir):
+    """Write ``report.md``, ``report.csv`` and ``area.png`` into ``out_dir``; returns paths."""
+    out_dir = Path(out_dir)
+    paths = {"md": out_dir / "report.md", "csv": out_dir / "report.csv",
+             "png": out_dir / "area.png"}
+    paths["md"].write_text(markdown(report))
+    with open(paths["csv"], "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(csv_rows(report))
+    title = (f"Area breakdown: {report.config_name} "
+             f"({_unit(report)}{', ' + report.options.liberty.name if report.options.liberty else ''})")
+    paths["png"].write_bytes(bar_chart(title, chart_rows(report)))
+    return paths
