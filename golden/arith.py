@@ -99,6 +99,18 @@ class Fp16Arith:
                     bits[i + 1] = bits[i]
         return bits
 
+    @classmethod
+    def random_accumulators(cls, rng, shape, rows=32):
+        """binary32 partial sums as a ``rows``-row fold of :meth:`random_operands` data
+        produces them (accumulated in row order, as the array does)."""
+        shape = tuple(shape)
+        acts = cls.random_operands(rng, shape + (rows,))
+        weights = cls.random_operands(rng, (rows,) + shape)
+        total = np.zeros(shape, dtype=np.uint64)
+        for k in range(rows):
+            total = cls.add(total, cls.multiply(acts[..., k], weights[k]))
+        return total
+
 
 #: dtype name -> golden arithmetic model
 ARITH = {

@@ -200,3 +200,11 @@ def test_fp16_fold_matches_sequential_float32(seed):
         assert np.array_equal(got, want.view(np.uint32).astype(np.uint64))
     assert zeros > 0.002 * total, "no exact cancellations in the partial sums"
     assert tiny > 0.005 * total, "no partial sums below the binary16 normal range"
+
+
+def test_fp16_random_accumulators(seed):
+    """Finite binary32 partial sums of the requested shape, zeros among them."""
+    sums = Fp16Arith.random_accumulators(np.random.default_rng(seed), (50, 8))
+    assert sums.shape == (50, 8) and sums.dtype == np.uint64
+    assert np.all(np.isfinite(_f32(sums)))
+    assert len(np.unique(sums)) > 300
