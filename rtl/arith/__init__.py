@@ -6,14 +6,17 @@ this interface; new number formats plug in by registering here.
 """
 
 from .format import ArithmeticFormat, UnsupportedFormat
+from .fp16 import Fp16Format
 from .int8 import Int8Format
 
-__all__ = ["ArithmeticFormat", "UnsupportedFormat", "Int8Format", "get_format", "FORMATS"]
+__all__ = ["ArithmeticFormat", "UnsupportedFormat", "Int8Format", "Fp16Format", "get_format",
+           "FORMATS"]
 
 #: dtype name -> format class. A dtype listed in the configuration but missing here is not
 #: yet implemented in hardware.
 FORMATS = {
     "int8": Int8Format,
+    "fp16": Fp16Format,
 }
 
 

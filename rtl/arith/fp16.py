@@ -1,0 +1,62 @@
+"""IEEE binary16 operands with binary32 accumulation (the published design's format)."""
+
+from amaranth.hdl import unsigned
+
+from .format import ArithmeticFormat
+from .fp_adder import Fp32Adder
+from .fp_multiplier import Fp16Multiplier
+
+
+class Fp16Format(ArithmeticFormat):
+    """binary16 x binary16 products, exact in binary32, accumulated by a binary32 adder.
+
+    A multiply-accumulate rounds once (in the adder): the product of two binary16 numbers is
+    always exactly representable in binary32. Operands and accumulators are raw IEEE bit
+    patterns; the additive identity is ``+0.0`` (all zeros).
+
+    Parameters
+    ----------
+    mul_latency : int
+        Pipeline depth of :class:`~rtl.arith.fp_multiplier.Fp16Multiplier` (1 or 2,
+        default 1).
+    add_latency : int
+        Pipeline depth of :class:`~rtl.arith.fp_adder.Fp32Adder` (1, 2 or 3, default 2).
+    """
+
+    name = "fp16"
+    operand_shape = unsigned(16)
+    accumulator_shape = unsigned(32)
+    accumulator_zero = 0
+
+    def __init__(self, *, mul_latency=1, add_latency=2):
+        # Validate by building the units' latency tables up front.
+        self.mul_latency = Fp16Multiplier(latency=mul_latency).latency
+        self.add_latency = Fp32Adder(latency=add_latency).latency
+
+    def multiply(self, m, a, b, en):
+        unit = Fp16Multiplier(latency=self.mul_latency)
+        m.submodules[_free_name(m, "fp_mul")] = unit
+        m.d.comb += [unit.en.eq(en), unit.a.eq(a), unit.b.eq(b)]
+        return unit.product
+
+    def add(self, m, a, b, en):
+        unit = Fp32Adder(latency=self.add_latency)
+        m.submodules[_free_name(m, "fp_add")] = unit
+        m.d.comb += [unit.en.eq(en), unit.a.eq(a), unit.b.eq(b)]
+        return unit.sum
+
+    def __repr__(self):
+        return (f"Fp16Format(mul_latency={self.mul_latency}, "
+                f"add_latency={self.add_latency})")
+
+
+def _free_name(m, base):
+    """``base``, or ``base_1``, ``base_2``... if the module already has such a submodule."""
+    name, index = base, 0
+    while True:
+        try:
+            m.submodules[name]
+        except AttributeError:
+            return name
+        index += 1
+        name = f"{base}_{index}"
