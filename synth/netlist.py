@@ -169,7 +169,8 @@ def _parse_mapped(module):
             break
         declaration = _DECL_RE.match(line)
         if declaration:
-            directions[declaration.group(2).strip()] = declaration.group(1)
+            if declaration.group(1) != "wire":
+                directions[declaration.group(2).strip()] = declaration.group(1)
             continue
         assign = _ASSIGN_RE.match(line)
         if assign:
