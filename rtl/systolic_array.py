@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import tile_vector
+from .pipeline import delay
 from .processing_element import ProcessingElement
 from .skid_buffer import SkidBuffer
 
@@ -133,10 +134,10 @@ class SystolicArray(wiring.Component):
         in_bank = Signal()
         with m.If(advance):
             m.d.sync += [in_vector.eq(self.acts.payload), in_bank.eq(compute_bank)]
-        row_acts = [_delay(m, in_vector.data[k], k * fmt.add_latency, advance, f"skew_act{k}")
-                    for k in range(rows)]
-        row_banks = [_delay(m, in_bank, k * fmt.add_latency, advance, f"skew_bank{k}")
-                     for k in range(rows)]
+        row_acts = [delay(m, in_vector.data[k], k * fmt.add_latency, name=f"skew_act{k}",
+                          en=advance) for k in range(rows)]
+        row_banks = [delay(m, in_bank, k * fmt.add_latency, name=f"skew_bank{k}",
+                           en=advance) for k in range(rows)]
 
         # --- the PE grid --------------------------------------------------------------------
         zero = Const(fmt.accumulator_zero, fmt.accumulator_shape)
@@ -162,7 +163,7 @@ class SystolicArray(wiring.Component):
         result = Signal(self.psums.payload.shape())
         for j in range(cols):
             m.d.comb += result.data[j].eq(
-                _delay(m, column_sums[j], cols - 1 - j, advance, f"deskew{j}"))
+                delay(m, column_sums[j], cols - 1 - j, name=f"deskew{j}", en=advance))
         markers = data.StructLayout({"valid": 1, "first": 1, "last": 1})
         entering = Signal(markers)
         m.d.comb += [
@@ -170,8 +171,8 @@ class SystolicArray(wiring.Component):
             entering.first.eq(self.acts.payload.first),
             entering.last.eq(self.acts.payload.last),
         ]
-        leaving = markers(_delay(m, entering.as_value(), self._pipeline_depth, advance,
-                                 "marker"))
+        leaving = markers(delay(m, entering.as_value(), self._pipeline_depth, name="marker",
+                                en=advance))
         m.d.comb += [
             result.first.eq(leaving.first),
             result.last.eq(leaving.last),
@@ -179,13 +180,3 @@ class SystolicArray(wiring.Component):
             out_buffer.i.payload.eq(result),
         ]
         return m
-
-
-def _delay(m, value, cycles, en, name):
-    """Return ``value`` delayed by ``cycles`` registers that move only when ``en`` is high."""
-    for i in range(cycles):
-        stage = Signal.like(value, name=f"{name}_d{i}")
-        with m.If(en):
-            m.d.sync += stage.eq(value)
-        value = stage
-    return value

@@ -1,0 +1,271 @@
+"""Scatter accumulator: adds unique-vector partial sums into every token row mapped to them."""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.lib import enum, fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import map_beat, tile_vector
+from .pipeline import delay
+
+
+class ScatterError(enum.Enum, shape=4):
+    """Bits of the sticky ``error`` port of :class:`ScatterAccumulator`."""
+    BAD_TOKENS = 0        #: ``tokens`` outside [1, m_tile] or ``slices`` == 0 (clamped)
+    TABLE_OVERFLOW = 1    #: more than m_tile partial-sum vectors in one slice (extra dropped)
+    BAD_GROUP = 2         #: a map entry names a group the slice did not produce (adds zero)
+    MISPLACED_LAST = 3    #: a map ``last`` marker not on the slice's final beat
+
+
+class ScatterAccumulator(wiring.Component):
+    """Accumulates one output tile of ``tokens x cols`` over ``slices`` K-slices.
+
+    For K-slice ``k`` the array delivers the partial sums ``P_k[g]`` of the slice's unique
+    vectors ``g = 0, 1, ...`` (one fold, ``first`` .. ``last``), and the map stream gives, for
+    every token ``t`` of the tile in order, the group ``map_k[t]`` or ZERO. The accumulator
+    computes ``out[t] = (((0 + P_0[map_0[t]]) + P_1[map_1[t]]) + ...)`` in slice order with
+    the format's adder, skipping ZERO entries, and after the last slice streams the tile out
+    row by row.
+
+    Parameters
+    ----------
+    fmt : ArithmeticFormat
+        Accumulator format (its ``add``).
+    cols : int
+        Columns of a partial-sum vector (the array's ``cols``).
+    m_tile : int
+        Largest tile (tokens); also the largest number of unique vectors per slice.
+    lanes : int
+        Map entries (output rows) updated per cycle.
+
+    Ports
+    -----
+    tokens : In(range(m_tile + 1)), slices : In(16)
+        Runtime registers: tokens in the tile, K-slices per tile. Sampled when the tile's first
+        slice of partial sums is complete; out-of-range values are clamped to [1, m_tile] and
+        [1, 65535] and raise ``BAD_TOKENS``.
+    psums : In(stream.Signature(tile_vector(accumulator, cols)))
+        The array's output. Two slice buffers: slice ``k+1`` fills while ``k`` scatters;
+        ``ready`` drops (stalling the array) while both are in use.
+    maps : In(stream.Signature(map_beat(m_tile, lanes)))
+        ``ceil(tokens / lanes)`` beats per slice, token ``lanes*i + j`` in entry ``j`` of beat
+        ``i``; entries past ``tokens`` are ignored; ``last`` on the slice's final beat.
+    out : Out(stream.Signature(tile_vector(accumulator, cols)))
+        The finished tile, ``tokens`` rows in token order, ``first``/``last`` marked.
+    error : Out(len(ScatterError))
+        Sticky error bits, see :class:`ScatterError`; cleared by reset.
+    busy_cycles, stall_cycles : Out(32)
+        Cycles with a map beat accepted; cycles a slice buffer was full while the array offered
+        a partial sum (array stalled by the scatter).
+
+    Timing
+    ------
+    Scatter of a slice: ``ceil(tokens / lanes)`` cycles plus a pipeline drain of
+    ``add_latency + 2`` cycles; it starts once the slice's last partial sum arrived. The
+    output phase takes ``tokens`` cycles plus 2 under no back-pressure.
+    """
+
+    def __init__(self, fmt, *, cols, m_tile, lanes):
+        for name, value, high in (("cols", cols, 256), ("m_tile", m_tile, 1 << 16),
+                                  ("lanes", lanes, 64)):
+            if not isinstance(value, int) or not 1 <= value <= high:
+                raise ValueError(f"ScatterAccumulator: {name} must be an integer in "
+                                 f"[1, {high}], got {value!r}")
+        self.fmt, self.cols, self.m_tile, self.lanes = fmt, cols, m_tile, lanes
+        vector = tile_vector(fmt.accumulator_shape, cols)
+        super().__init__({
+            "tokens": In(range(m_tile + 1)),
+            "slices": In(16),
+            "psums": In(stream.Signature(vector)),
+            "maps": In(stream.Signature(map_beat(m_tile, lanes))),
+            "out": Out(stream.Signature(vector)),
+            "error": Out(len(ScatterError)),
+            "busy_cycles": Out(32),
+            "stall_cycles": Out(32),
+        })
+
+    @property
+    def drain_cycles(self):
+        return self.fmt.add_latency + 2
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, cols, lanes, m_tile = self.fmt, self.cols, self.lanes, self.m_tile
+        row_shape = self.psums.payload.data.shape()
+        rows_per_bank = -(-m_tile // lanes)
+        errors = Signal(len(ScatterError))
+        m.d.comb += self.error.eq(errors)
+
+        def flag(cause):
+            return errors.eq(errors | (1 << cause.value))
+
+        # --- slice buffers: partial sums of the unique vectors of two K-slices ------------
+        m.submodules.slice_buffer = slice_buffer = memory.Memory(
+            shape=row_shape, depth=2 * max(m_tile, 2), init=[])
+        full = Signal(2)                 # buffer holds a complete slice not yet scattered
+        fill_bank = Signal()
+        fill_count = Signal(range(m_tile + 1))
+        bank_count = [Signal(range(m_tile + 1), name=f"bank{b}_count") for b in range(2)]
+        fill_port = slice_buffer.write_port()
+        m.d.comb += self.psums.ready.eq(~full.bit_select(fill_bank, 1))
+        psum_beat = self.psums.valid & self.psums.ready
+        m.d.comb += [
+            fill_port.addr.eq(fill_bank * max(m_tile, 2) + fill_count),
+            fill_port.data.eq(self.psums.payload.data),
+            fill_port.en.eq(psum_beat & (fill_count < m_tile)),
+        ]
+        with m.If(psum_beat):
+            with m.If(fill_count == m_tile):
+                m.d.sync += flag(ScatterError.TABLE_OVERFLOW)
+            with m.If(self.psums.payload.last):
+                m.d.sync += [fill_count.eq(0), fill_bank.eq(~fill_bank)]
+                with m.Switch(fill_bank):
+                    for b in range(2):
+                        with m.Case(b):
+                            m.d.sync += bank_count[b].eq(
+                                fill_count + (fill_count < m_tile))
+            with m.Elif(fill_count < m_tile):
+                m.d.sync += fill_count.eq(fill_count + 1)
+        with m.If(self.psums.valid & ~self.psums.ready):
+            m.d.sync += self.stall_cycles.eq(self.stall_cycles + 1)
+
+        # --- output tile: `lanes` banks, token t at bank t % lanes, row t // lanes ----------
+        tile_banks = []
+        for j in range(lanes):
+            bank = m.submodules[f"tile_bank{j}"] = memory.Memory(
+                shape=row_shape, depth=max(rows_per_bank, 2), init=[])
+            tile_banks.append((bank.read_port(domain="sync"), bank.write_port()))
+
+        # --- tile sequencing ------------------------------------------------------------------
+        tokens = Signal.like(self.tokens)
+        slices = Signal.like(self.slices)
+        slice_index = Signal(16)
+        scatter_bank = Signal()
+        beat_index = Signal(range(rows_per_bank + 1))
+        beats = Signal(range(rows_per_bank + 1))
+        m.d.comb += beats.eq((tokens + lanes - 1) // lanes)
+        in_flight = Signal(range(self.drain_cycles + 2))
+        emit_index = Signal(range(m_tile + 1))
+
+        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
+            width=len(self.out.payload.as_value()), depth=4)
+        m.d.comb += [
+            self.out.valid.eq(out_fifo.r_rdy),
+            self.out.payload.eq(out_fifo.r_data),
+            out_fifo.r_en.eq(self.out.ready),
+        ]
+
+        map_beat_ok = Signal()          # a map beat is accepted this cycle
+        read_issue = Signal()           # output phase: a tile row read is issued this cycle
+        read_pending = Signal()         # ... and its data arrives this cycle
+        m.d.sync += read_pending.eq(read_issue)
+        with m.FSM(name="phase") as phase:
+            with m.State("START"):
+                # Registers are sampled when the tile's first slice is complete; values out
+                # of range are clamped (tokens to [1, m_tile], slices to >= 1) and flagged.
+                m.d.sync += [slice_index.eq(0), beat_index.eq(0), emit_index.eq(0)]
+                with m.If(full.bit_select(scatter_bank, 1)):
+                    m.d.sync += [
+                        tokens.eq(Mux(self.tokens == 0, 1,
+                                      Mux(self.tokens > m_tile, m_tile, self.tokens))),
+                        slices.eq(Mux(self.slices == 0, 1, self.slices)),
+                    ]
+                    with m.If((self.tokens == 0) | (self.tokens > m_tile) |
+                              (self.slices == 0)):
+                        m.d.sync += flag(ScatterError.BAD_TOKENS)
+                    m.next = "SCATTER"
+            with m.State("WAIT_SLICE"):
+                with m.If(full.bit_select(scatter_bank, 1) & (in_flight == 0)):
+                    m.next = "SCATTER"
+            with m.State("SCATTER"):
+                m.d.comb += [self.maps.ready.eq(1), map_beat_ok.eq(self.maps.valid)]
+                with m.If(self.maps.valid):
+                    m.d.sync += self.busy_cycles.eq(self.busy_cycles + 1)
+                    final = beat_index == beats - 1
+                    with m.If(self.maps.payload.last != final):
+                        m.d.sync += flag(ScatterError.MISPLACED_LAST)
+                    m.d.sync += beat_index.eq(beat_index + 1)
+                    with m.If(final):
+                        m.d.sync += [beat_index.eq(0), slice_index.eq(slice_index + 1),
+                                     scatter_bank.eq(~scatter_bank)]
+                        m.d.sync += full.bit_select(scatter_bank, 1).eq(0)
+                        with m.If(slice_index == slices - 1):
+                            m.next = "DRAIN"
+                        with m.Else():
+                            m.next = "WAIT_SLICE"
+            with m.State("DRAIN"):
+                with m.If(in_flight == 0):
+                    m.next = "EMIT"
+            with m.State("EMIT"):
+                room = out_fifo.w_level + read_pending < out_fifo.depth - 1
+                with m.If(room & (emit_index < tokens)):
+                    m.d.comb += read_issue.eq(1)
+                    m.d.sync += emit_index.eq(emit_index + 1)
+                with m.If((emit_index == tokens) & ~read_pending):
+                    m.next = "START"
+
+        # A slice buffer becomes full when its fold's last partial sum arrives, and free
+        # again when the scatter accepted the slice's final map beat.
+        with m.If(psum_beat & self.psums.payload.last):
+            m.d.sync += full.bit_select(fill_bank, 1).eq(1)
+
+        # --- scatter pipeline: read (1 cycle), add (add_latency), write back ---------------
+        groups = self.maps.payload.entries
+        slice_reads = [slice_buffer.read_port(domain="sync") for _ in range(lanes)]
+        produced = Signal(range(m_tile + 1))     # unique vectors of the slice being scattered
+        m.d.comb += produced.eq(Mux(scatter_bank, bank_count[1], bank_count[0]))
+        lane_write = Signal(lanes)               # stage 1: lane holds a token of the tile
+        lane_keep = Signal(lanes)                # stage 1: ZERO entry, keep the old value
+        first_slice = Signal()
+        stage_row = Signal.like(beat_index)
+        emit_row = emit_index // lanes
+        for j in range(lanes):
+            entry = groups[j]
+            token_ok = beat_index * lanes + j < tokens
+            bad_group = ~entry.zero & (entry.group >= produced)
+            with m.If(map_beat_ok & token_ok & bad_group):
+                m.d.sync += flag(ScatterError.BAD_GROUP)
+            m.d.comb += [
+                slice_reads[j].addr.eq(scatter_bank * max(m_tile, 2) + entry.group),
+                tile_banks[j][0].addr.eq(Mux(phase.ongoing("EMIT"), emit_row, beat_index)),
+            ]
+            m.d.sync += [
+                lane_write[j].eq(map_beat_ok & token_ok),
+                lane_keep[j].eq(entry.zero | bad_group),
+            ]
+        m.d.sync += [first_slice.eq(slice_index == 0), stage_row.eq(beat_index)]
+
+        zero = Const(fmt.accumulator_zero, fmt.accumulator_shape)
+        latency = fmt.add_latency
+        for j in range(lanes):
+            old = Signal(row_shape, name=f"old{j}")
+            summed = Signal(row_shape, name=f"sum{j}")
+            for c in range(cols):
+                m.d.comb += old[c].eq(Mux(first_slice, zero, tile_banks[j][0].data[c]))
+                m.d.comb += summed[c].eq(fmt.add(m, old[c], slice_reads[j].data[c], 1))
+            kept = delay(m, old, latency, name=f"kept{j}")
+            keep = delay(m, lane_keep[j], latency, name=f"keep{j}")
+            port = tile_banks[j][1]
+            m.d.comb += [
+                port.addr.eq(delay(m, stage_row, latency, name=f"row{j}")),
+                port.data.eq(Mux(keep, kept.as_value(), summed.as_value())),
+                port.en.eq(delay(m, lane_write[j], latency, name=f"write{j}")),
+            ]
+
+        # pipeline occupancy, for the hand-over between slices and to the output phase
+        leaving = delay(m, lane_write.any(), latency, name="leaving")
+        m.d.sync += in_flight.eq(in_flight + map_beat_ok - leaving)
+
+        # --- output phase: the row read last cycle enters the FIFO ------------------------
+        emit_lane = Signal(range(max(lanes, 2)))
+        emit_count = Signal.like(emit_index)
+        with m.If(read_issue):
+            m.d.sync += [emit_lane.eq(emit_index % lanes), emit_count.eq(emit_index)]
+        row = Signal(self.out.payload.shape())
+        m.d.comb += [
+            row.data.eq(Array(tile_banks[j][0].data for j in range(lanes))[emit_lane]),
+            row.first.eq(emit_count == 0),
+            row.last.eq(emit_count == tokens - 1),
+            out_fifo.w_data.eq(row),
+            out_fifo.w_en.eq(read_pending),
+        ]
+        return m

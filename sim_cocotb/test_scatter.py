@@ -1,0 +1,20 @@
+"""Regression of the scatter accumulator (cocotb under Verilator)."""
+
+import pytest
+
+from rtl.arith import get_format
+from rtl.scatter_accumulator import ScatterAccumulator
+from sim_cocotb.runner import run_testbench
+
+pytestmark = pytest.mark.engine
+
+CASES = [("int8", 4, 16, 2), ("int8", 3, 13, 3), ("int8", 2, 8, 1)]
+
+
+@pytest.mark.parametrize("dtype,cols,m_tile,lanes", CASES,
+                         ids=[f"{d}-c{c}-m{m}-l{l}" for d, c, m, l in CASES])
+def test_scatter_accumulator(dtype, cols, m_tile, lanes, seed, test_dir):
+    dut = ScatterAccumulator(get_format(dtype), cols=cols, m_tile=m_tile, lanes=lanes)
+    run_testbench(dut, "focus_scatter_accumulator", "sim_cocotb.tb_scatter",
+                  params={"dtype": dtype, "cols": cols, "m_tile": m_tile, "lanes": lanes},
+                  seed=seed, test_dir=test_dir)
