@@ -1,0 +1,283 @@
+"""SIC layouter: the recent vectors of a tile slot, addressed by their original position."""
+
+from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+def key_layout(operand_shape, vector_size, *, position_bits, m_tile):
+    """A key entering the layouter: its vector, position and place in the tile."""
+    return data.StructLayout({
+        "data": data.ArrayLayout(operand_shape, vector_size),
+        "position": position_bits,
+        "index": range(m_tile),      # row of the key within its tile
+        "tile_first": 1,             # first key of a tile: the window starts empty
+        "tile_last": 1,              # last key of a tile
+    })
+
+
+def key_tag_layout(*, slot_bits, m_tile):
+    """What the later stages need to know about a key besides its vector."""
+    return data.StructLayout({
+        "slot": slot_bits,           # layouter slot holding the key (and, later, its norm)
+        "index": range(m_tile),
+        "zero": 1,                   # all-zero vector: map code ZERO, no storage
+        "tile_last": 1,
+    })
+
+
+def group_layout(operand_shape, vector_size, *, lanes, slot_bits, m_tile):
+    """One beat of candidates for the similarity matcher: a key and ``lanes`` candidates."""
+    vector = data.ArrayLayout(operand_shape, vector_size)
+    return data.StructLayout({
+        "key": vector,
+        "candidates": data.ArrayLayout(vector, lanes),
+        "valid": lanes,              # candidate usable (in the tile, retained, non-zero,
+                                     # finite) and the key usable too
+        "slots": data.ArrayLayout(slot_bits, lanes),
+        "first": 1,                  # first beat (group) of the key
+        "last": 1,                   # last beat of the key
+        "tag": key_tag_layout(slot_bits=slot_bits, m_tile=m_tile),
+    })
+
+
+def candidate_grid(window):
+    """``(df, dh, dw)`` of every candidate in comparison (tie-break) order."""
+    frames, rows, cols = window
+    return [(f, r, c) for f in range(frames) for r in range(rows) for c in range(cols)][1:]
+
+
+class Layouter(wiring.Component):
+    """Holds the most recent ``window_vectors`` positions of a tile slot and reads candidates.
+
+    Storage is one circular buffer of ``window_vectors`` vector slots (plus a squared-norm
+    memory of the same depth written by the matcher and a valid bit per slot). Positions map
+    to slots relatively: a key ``d`` positions after the previous one goes ``d`` slots
+    further (modulo ``window_vectors``) and the ``d - 1`` slots in between, the pruned
+    positions, are marked invalid; a gap of at least ``window_vectors`` positions or a new
+    tile clears every slot. Hence the slot ``o`` places before the key holds the token at
+    position ``key - o`` whenever one was retained in the same tile, for every offset
+    ``o < window_vectors`` - the runtime window fits iff ``(bf-1)*FS + (bh-1)*HS + bw <=
+    window_vectors``, which the gather unit checks. All-zero and non-finite vectors are
+    stored as invalid slots, since they are never usable candidates.
+
+    Candidates are read ``lanes`` at a time through ``lanes`` read ports of the one buffer
+    (each vector is stored once; in SRAM terms the ports are one multi-ported array or
+    ``lanes`` replicas of it): the ``C = bf*bh*bw - 1`` candidates of a key are issued in
+    ``G = ceil(C / lanes)`` consecutive beats, candidate ``g*lanes + k`` on lane ``k`` of beat
+    ``g``, in comparison order.
+
+    Parameters
+    ----------
+    numbers : SicNumbers
+        Format hooks (``rtl.arith.sic_numbers``).
+    vector_size : int
+        V, elements per vector.
+    window : tuple of 3 int
+        (bf, bh, bw).
+    window_vectors : int
+        Slots of the circular buffer.
+    lanes : int
+        Candidates per beat (the number of matchers).
+    position_bits : int
+        Width of a position.
+    m_tile : int
+        Largest tile.
+
+    Ports
+    -----
+    keys : In(stream.Signature(key_layout(...)))
+        Keys in ascending position order. One key is accepted every ``G`` cycles at most,
+        never while ``hold`` is high.
+    hold : In(1)
+        Accept no key.
+    frame_stride, row_stride : In(position_bits)
+        FS and HS (must be constant while a tile is in flight).
+    groups : Out(stream.Signature(group_layout(...), always_ready=True))
+        ``G`` beats per key, in consecutive cycles, one cycle after the key was accepted.
+        There is no back-pressure: the matcher takes one beat every cycle.
+    norm_write_slot, norm_write_data, norm_write_en : In(slot_bits), In(accumulator), In(1)
+        Squared norm of a key, written by the matcher.
+    norm_read_slot : In(ArrayLayout(slot_bits, lanes))
+    norm_read_data : Out(ArrayLayout(accumulator, lanes))
+        Squared norms of candidates, one cycle after the slot (transparent: a norm written in
+        the cycle of its read is returned).
+
+    Attributes
+    ----------
+    beats_per_key : int
+        ``G``.
+    storage_bits : dict
+        Bits of each storage element (vector buffer, norms, valid flags).
+    """
+
+    def __init__(self, numbers, *, vector_size, window, window_vectors, lanes, position_bits,
+                 m_tile):
+        self.numbers = numbers
+        self.vector_size = vector_size
+        self.window = tuple(window)
+        self.window_vectors = window_vectors
+        self.lanes = lanes
+        self.position_bits = position_bits
+        self.m_tile = m_tile
+        self.grid = candidate_grid(self.window)
+        if not 1 <= lanes <= len(self.grid):
+            raise ValueError(f"Layouter: lanes must be in [1, {len(self.grid)}], got {lanes!r}")
+        self.slot_bits = max(1, (window_vectors - 1).bit_length())
+        fmt = numbers.fmt
+        super().__init__({
+            "keys": In(stream.Signature(key_layout(
+                fmt.operand_shape, vector_size, position_bits=position_bits, m_tile=m_tile))),
+            "hold": In(1),
+            "frame_stride": In(position_bits),
+            "row_stride": In(position_bits),
+            "groups": Out(stream.Signature(group_layout(
+                fmt.operand_shape, vector_size, lanes=lanes, slot_bits=self.slot_bits,
+                m_tile=m_tile), always_ready=True)),
+            "norm_write_slot": In(self.slot_bits),
+            "norm_write_data": In(fmt.accumulator_shape),
+            "norm_write_en": In(1),
+            "norm_read_slot": In(data.ArrayLayout(self.slot_bits, lanes)),
+            "norm_read_data": Out(data.ArrayLayout(fmt.accumulator_shape, lanes)),
+        })
+
+    @property
+    def beats_per_key(self):
+        return -(-len(self.grid) // self.lanes)
+
+    @property
+    def storage_bits(self):
+        fmt = self.numbers.fmt
+        vector_bits = self.vector_size * fmt.operand_width
+        return {
+            "vectors": self.window_vectors * vector_bits,
+            "norms": self.window_vectors * fmt.accumulator_width,
+            "valid": self.window_vectors,
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        numbers, lanes = self.numbers, self.lanes
+        depth, slot_bits = self.window_vectors, self.slot_bits
+        beats = self.beats_per_key
+        fmt = numbers.fmt
+
+        m.submodules.vectors = vectors = memory.Memory(
+            shape=data.ArrayLayout(fmt.operand_shape, self.vector_size), depth=depth, init=[])
+        m.submodules.norms = norms = memory.Memory(
+            shape=fmt.accumulator_shape, depth=depth, init=[])
+        vector_write = vectors.write_port()
+        vector_reads = [vectors.read_port() for _ in range(lanes)]
+        norm_write = norms.write_port()
+        norm_reads = [norms.read_port(transparent_for=(norm_write,)) for _ in range(lanes)]
+        m.d.comb += [
+            norm_write.addr.eq(self.norm_write_slot),
+            norm_write.data.eq(self.norm_write_data),
+            norm_write.en.eq(self.norm_write_en),
+        ]
+        for lane, port in enumerate(norm_reads):
+            m.d.comb += [
+                port.addr.eq(self.norm_read_slot[lane]),
+                self.norm_read_data[lane].eq(port.data),
+            ]
+
+        # --- key acceptance and the beat counter -------------------------------------------
+        beat = Signal(range(beats), name="beat")        # beat of the key being issued
+        issuing = Signal()                               # a key has beats left to issue
+        m.d.comb += self.keys.ready.eq(~self.hold & ~issuing)
+        accept = self.keys.valid & self.keys.ready
+        with m.If(accept):
+            m.d.sync += [issuing.eq(beats > 1), beat.eq(1 if beats > 1 else 0)]
+        with m.Elif(issuing):
+            m.d.sync += beat.eq(beat + 1)
+            with m.If(beat == beats - 1):
+                m.d.sync += [issuing.eq(0), beat.eq(0)]
+        current_beat = Mux(accept, 0, beat)
+        active = accept | issuing
+
+        # --- slot of an accepted key, holes, valid flags -------------------------------------
+        key = self.keys.payload
+        previous_position = Signal(self.position_bits)
+        previous_slot = Signal(slot_bits)
+        key_slot = Signal(slot_bits)                     # slot of the key being issued
+        valid = Signal(depth)                            # slot holds a usable vector
+        gap = Signal(self.position_bits)
+        m.d.comb += gap.eq(key.position - previous_position)
+        restart = key.tile_first | (gap >= depth)
+        advanced = Signal(slot_bits + 1)
+        m.d.comb += advanced.eq(previous_slot + Mux(restart, 1, gap))
+        new_slot = Signal(slot_bits)
+        m.d.comb += new_slot.eq(Mux(advanced >= depth, advanced - depth, advanced))
+        with m.If(key.tile_first):
+            m.d.comb += new_slot.eq(0)
+        # Slots strictly between the previous key's slot and the new one (cyclically).
+        hole = Signal(depth)
+        for j in range(depth):
+            straight = (previous_slot < j) & (j < new_slot)
+            wrapped = (previous_slot > new_slot) & ((j > previous_slot) | (j < new_slot))
+            m.d.comb += hole[j].eq(straight | wrapped)
+        remaining = Signal(depth)                        # flags the new key's candidates see
+        m.d.comb += remaining.eq(Mux(restart, 0, valid & ~hole))
+        usable = ~numbers.is_zero(key.data) & ~numbers.is_special(key.data)
+        with m.If(accept):
+            m.d.sync += [
+                previous_position.eq(key.position),
+                previous_slot.eq(new_slot),
+                key_slot.eq(new_slot),
+                valid.eq(remaining | (usable << new_slot)),
+            ]
+        m.d.comb += [
+            vector_write.addr.eq(new_slot),
+            vector_write.data.eq(key.data),
+            vector_write.en.eq(accept),
+        ]
+        slot_now = Mux(accept, new_slot, key_slot)
+        flags_now = Mux(accept, remaining, valid)
+        key_usable = Signal()
+        usable_now = Mux(accept, usable, key_usable)
+        with m.If(accept):
+            m.d.sync += key_usable.eq(usable)
+
+        # --- candidate slots of the current beat ---------------------------------------------
+        frame_stride, row_stride = self.frame_stride, self.row_stride
+        offsets = [f * frame_stride + r * row_stride + c for f, r, c in self.grid]
+        out = self.groups.payload
+        next_valid = Signal(lanes)
+        for lane, port in enumerate(vector_reads):
+            items = [beat_index * lanes + lane for beat_index in range(beats)]
+            offset = Signal(self.position_bits + 4, name=f"offset{lane}")
+            for beat_index, item in enumerate(items):
+                with m.If(current_beat == beat_index):
+                    if item < len(offsets):
+                        m.d.comb += offset.eq(offsets[item])
+            exists = Const(0, 1)
+            for beat_index, item in enumerate(items):
+                if item < len(offsets):
+                    exists = exists | (current_beat == beat_index)
+            back = Signal(slot_bits + 1, name=f"back{lane}")
+            difference = slot_now - offset
+            m.d.comb += back.eq(Mux(difference < 0, difference + depth, difference))
+            slot = Signal(slot_bits, name=f"slot{lane}")
+            m.d.comb += slot.eq(Mux(back < depth, back, 0))
+            m.d.comb += [port.addr.eq(slot), port.en.eq(active)]
+            m.d.comb += next_valid[lane].eq(exists & flags_now.bit_select(slot, 1) & usable_now)
+            with m.If(active):
+                m.d.sync += out.slots[lane].eq(slot)
+            m.d.comb += out.candidates[lane].eq(port.data)
+
+        # --- the beat, aligned with the read data ---------------------------------------------
+        with m.If(accept):
+            m.d.sync += [
+                out.key.eq(key.data),
+                out.tag.slot.eq(new_slot),
+                out.tag.index.eq(key.index),
+                out.tag.zero.eq(numbers.is_zero(key.data)),
+                out.tag.tile_last.eq(key.tile_last),
+            ]
+        m.d.sync += [
+            self.groups.valid.eq(active),
+            out.valid.eq(next_valid),
+            out.first.eq(accept),
+            out.last.eq(active & (current_beat == beats - 1)),
+        ]
+        return m

@@ -1,0 +1,252 @@
+"""SIC gather unit for one output-tile slot: layouter, similarity matcher and collector."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .arith.rounded_mean import RoundedMean
+from .arith.sic_numbers import sic_numbers
+from .collector import Collector, map_layout, zero_code
+from .layouter import Layouter, candidate_grid
+from .layouts import tile_vector
+from .similarity_matcher import THETA_BITS, SimilarityMatcher
+
+
+class SicError(enum.Enum, shape=2):
+    """Bit positions of the sticky ``error`` port of :class:`SimilarityGather`."""
+    REGISTERS = 0   #: at a tile start: the window does not fit window_vectors, a stride the
+                    #: window uses is 0, or tile_length is outside [1, m_tile] (clamped)
+    PROTOCOL = 1    #: ``first`` missing after reset / ``last``, or present inside a sequence;
+                    #: or a position not strictly above the previous one in the tile
+
+
+def vector_layout(operand_shape, vector_size, position_bits):
+    """An input beat: a token's vector of the slot, its original position, sequence markers."""
+    return data.StructLayout({
+        "data": data.ArrayLayout(operand_shape, vector_size),
+        "position": position_bits,
+        "first": 1,
+        "last": 1,
+    })
+
+
+class SimilarityGather(wiring.Component):
+    """Similarity concentration (spec 2.3) of one vector slot, tile by tile.
+
+    Consumes a sequence of tokens (``first`` .. ``last``) in ascending original position,
+    each with its ``V``-element vector of the slot, and cuts it into tiles of
+    ``tile_length`` tokens (the last one may be shorter). For each tile it emits the compact
+    table of group representatives on ``unique`` and one similarity-map code per token on
+    ``map`` (the group's compact index, or :attr:`zero_code` for an all-zero vector). Pruned
+    positions are simply absent from the input. The decision per key follows spec 2.3 with
+    the exact arithmetic of spec 3.2 described in ``SimilarityMatcher``; the representatives
+    are the correctly rounded means of the members (``RoundedMean``). ``golden.sic.gather``
+    is the bit-exact model.
+
+    Parameters
+    ----------
+    fmt : ArithmeticFormat
+        Operand format (``rtl.arith.get_format(dtype)``): int8 or fp16.
+    vector_size : int
+        V (the array's ``rows``).
+    m_tile : int
+        Largest tile; table, map and compact-index range.
+    window : tuple of 3 int
+        (bf, bh, bw); ``C = bf*bh*bw - 1`` candidates per key.
+    window_vectors : int
+        Layouter capacity in positions.
+    matchers : int
+        Candidates compared per cycle, in [1, C].
+    position_bits : int
+        Width of a position.
+
+    Ports
+    -----
+    vectors : In(stream.Signature(vector_layout(operand, V, position_bits)))
+        Tokens in ascending position order; ``first`` on a sequence's first token, ``last``
+        on its last one.
+    frame_stride, row_stride : In(position_bits)
+    theta2 : In(16)
+    tile_length : In(range(m_tile + 1))
+        Runtime registers: FS, HS, theta**2 in unsigned Q0.16 (``golden.sic.theta_register``)
+        and tokens per tile. Sampled when a tile's first token is accepted; a value the
+        hardware cannot honour raises ``SicError.REGISTERS``.
+    unique : Out(stream.Signature(tile_vector(operand, V)))
+        A tile's representatives in order of first appearance, ``first``/``last`` marked (no
+        beat for a tile of all-zero vectors).
+    map : Out(stream.Signature(map_layout(m_tile)))
+        A tile's map codes in token order, ``first``/``last`` marked.
+    error : Out(len(SicError))
+        Sticky error bits (:class:`SicError`); outputs are not trustworthy once set. Reset
+        clears them.
+
+    Timing
+    ------
+    One key every ``G = ceil(C / matchers)`` cycles (7 for the default window and one
+    matcher, 1 for seven). After a tile's last key the input stalls for the pipeline flush
+    (:attr:`flush_cycles`) and the drain of the tile, ``max(tokens, groups +`` the mean
+    latency ``)`` cycles plus a few, both streams concurrently.
+    """
+
+    def __init__(self, fmt, *, vector_size, m_tile, window, window_vectors, matchers,
+                 position_bits):
+        for name, value, low, high in (("vector_size", vector_size, 1, 256),
+                                       ("m_tile", m_tile, 1, 1 << 16),
+                                       ("window_vectors", window_vectors, 1, 1 << 16),
+                                       ("position_bits", position_bits, 1, 32)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"SimilarityGather: {name} must be an integer in "
+                                 f"[{low}, {high}], got {value!r}")
+        window = tuple(window)
+        if len(window) != 3 or not all(isinstance(w, int) and w >= 1 for w in window):
+            raise ValueError(f"SimilarityGather: window must be 3 positive integers, "
+                             f"got {window!r}")
+        candidates = len(candidate_grid(window))
+        if candidates < 1:
+            raise ValueError(f"SimilarityGather: window {window} has no candidates")
+        if isinstance(matchers, bool) or not isinstance(matchers, int) \
+                or not 1 <= matchers <= candidates:
+            raise ValueError(f"SimilarityGather: matchers must be an integer in "
+                             f"[1, {candidates}], got {matchers!r}")
+        self.fmt = fmt
+        self.vector_size = vector_size
+        self.m_tile = m_tile
+        self.window = window
+        self.window_vectors = window_vectors
+        self.matchers = matchers
+        self.position_bits = position_bits
+        self.numbers = sic_numbers(fmt, vector_size=vector_size, m_tile=m_tile)
+        self.zero_code = zero_code(m_tile)
+        super().__init__({
+            "vectors": In(stream.Signature(vector_layout(fmt.operand_shape, vector_size,
+                                                         position_bits))),
+            "frame_stride": In(position_bits),
+            "row_stride": In(position_bits),
+            "theta2": In(THETA_BITS),
+            "tile_length": In(range(m_tile + 1)),
+            "unique": Out(stream.Signature(tile_vector(fmt.operand_shape, vector_size))),
+            "map": Out(stream.Signature(map_layout(m_tile))),
+            "error": Out(len(SicError)),
+        })
+        # The sub-blocks, built here so that their timing is known before elaboration.
+        self._layouter = Layouter(self.numbers, vector_size=vector_size, window=window,
+                                  window_vectors=window_vectors, lanes=matchers,
+                                  position_bits=position_bits, m_tile=m_tile)
+        self._matcher = SimilarityMatcher(self.numbers, vector_size=vector_size,
+                                          lanes=matchers, slot_bits=self._layouter.slot_bits,
+                                          m_tile=m_tile,
+                                          beats_per_key=self._layouter.beats_per_key)
+        in_flight = (self._matcher.latency + 2) // self.beats_per_key + 2
+        self._collector = Collector(self.numbers, vector_size=vector_size,
+                                    slot_bits=self._layouter.slot_bits, m_tile=m_tile,
+                                    key_depth=in_flight)
+
+    @property
+    def beats_per_key(self):
+        """Cycles per key: ``ceil(C / matchers)``."""
+        return self._layouter.beats_per_key
+
+    @property
+    def flush_cycles(self):
+        """Cycles from accepting a tile's last key until its drain starts."""
+        return 1 + self._matcher.latency + 3
+
+    @property
+    def drain_latency(self):
+        """Cycles from a group's table read to its representative entering the output."""
+        return 1 + RoundedMean.latency_of(self.numbers)
+
+    @property
+    def storage_bits(self):
+        """Bits of every memory of the unit (layouter and collector)."""
+        bits = {f"layouter {key}": value for key, value in self._layouter.storage_bits.items()}
+        bits.update({f"collector {key}": value
+                     for key, value in self._collector.storage_bits.items()})
+        return bits
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.layouter = layouter = self._layouter
+        m.submodules.matcher = matcher = self._matcher
+        m.submodules.collector = collector = self._collector
+        m_tile = self.m_tile
+        frames, rows, cols = self.window
+        beat = self.vectors.payload
+
+        # --- tiles within the sequence, register sampling, checks --------------------------
+        index = Signal(range(m_tile))              # row of the next token in its tile
+        expect_first = Signal(init=1)
+        previous_position = Signal(self.position_bits)
+        latched_fs = Signal(self.position_bits)
+        latched_hs = Signal(self.position_bits)
+        latched_theta = Signal(THETA_BITS)
+        latched_length = Signal(range(m_tile + 1))
+        accept = self.vectors.valid & self.vectors.ready
+        tile_first = index == 0
+        starting = accept & tile_first
+        length_live = Mux(self.tile_length == 0, 1,
+                          Mux(self.tile_length > m_tile, m_tile, self.tile_length))
+        length = Mux(tile_first, length_live, latched_length)
+        tile_last = beat.last | (index == length - 1)
+        with m.If(starting):
+            m.d.sync += [
+                latched_fs.eq(self.frame_stride),
+                latched_hs.eq(self.row_stride),
+                latched_theta.eq(self.theta2),
+                latched_length.eq(length_live),
+            ]
+        with m.If(accept):
+            m.d.sync += [
+                index.eq(Mux(tile_last, 0, index + 1)),
+                expect_first.eq(beat.last),
+                previous_position.eq(beat.position),
+            ]
+
+        span = (frames - 1) * self.frame_stride + (rows - 1) * self.row_stride + cols
+        bad_registers = (span > self.window_vectors) \
+            | ((self.tile_length == 0) | (self.tile_length > m_tile))
+        if frames > 1:
+            bad_registers = bad_registers | (self.frame_stride == 0)
+        if rows > 1:
+            bad_registers = bad_registers | (self.row_stride == 0)
+        bad_protocol = (beat.first != expect_first) \
+            | (~tile_first & (beat.position <= previous_position))
+        with m.If(starting & bad_registers):
+            m.d.sync += self.error[SicError.REGISTERS.value].eq(1)
+        with m.If(accept & bad_protocol):
+            m.d.sync += self.error[SicError.PROTOCOL.value].eq(1)
+
+        # --- hold the input while a tile is finishing ---------------------------------------
+        closing = Signal()
+        with m.If(accept & tile_last):
+            m.d.sync += closing.eq(1)
+        with m.Elif(collector.tile_done):
+            m.d.sync += closing.eq(0)
+
+        # --- wiring ------------------------------------------------------------------------
+        keys = layouter.keys
+        m.d.comb += [
+            keys.valid.eq(self.vectors.valid),
+            self.vectors.ready.eq(keys.ready),
+            keys.payload.data.eq(beat.data),
+            keys.payload.position.eq(beat.position),
+            keys.payload.index.eq(index),
+            keys.payload.tile_first.eq(tile_first),
+            keys.payload.tile_last.eq(tile_last),
+            layouter.hold.eq(closing),
+            layouter.frame_stride.eq(Mux(starting, self.frame_stride, latched_fs)),
+            layouter.row_stride.eq(Mux(starting, self.row_stride, latched_hs)),
+            matcher.theta2.eq(latched_theta),
+            layouter.norm_write_slot.eq(matcher.norm_write_slot),
+            layouter.norm_write_data.eq(matcher.norm_write_data),
+            layouter.norm_write_en.eq(matcher.norm_write_en),
+            layouter.norm_read_slot.eq(matcher.norm_read_slot),
+            matcher.norm_read_data.eq(layouter.norm_read_data),
+            collector.keys.valid.eq(layouter.groups.valid & layouter.groups.payload.first),
+            collector.keys.payload.eq(layouter.groups.payload.key),
+        ]
+        wiring.connect(m, layouter.groups, matcher.groups)
+        wiring.connect(m, matcher.decisions, collector.decisions)
+        wiring.connect(m, wiring.flipped(self.unique), collector.unique)
+        wiring.connect(m, wiring.flipped(self.map), collector.map)
+        return m
