@@ -4,6 +4,7 @@ from amaranth.hdl import unsigned
 
 from .format import ArithmeticFormat
 from .fp_adder import Fp32Adder
+from .fp_common import check_latency
 from .fp_multiplier import Fp16Multiplier
 
 
@@ -29,9 +30,10 @@ class Fp16Format(ArithmeticFormat):
     accumulator_zero = 0
 
     def __init__(self, *, mul_latency=1, add_latency=2):
-        # Validate by building the units' latency tables up front.
-        self.mul_latency = Fp16Multiplier(latency=mul_latency).latency
-        self.add_latency = Fp32Adder(latency=add_latency).latency
+        check_latency("Fp16Multiplier", mul_latency, Fp16Multiplier.CUTS)
+        check_latency("Fp32Adder", add_latency, Fp32Adder.CUTS)
+        self.mul_latency = mul_latency
+        self.add_latency = add_latency
 
     def multiply(self, m, a, b, en):
         unit = Fp16Multiplier(latency=self.mul_latency)

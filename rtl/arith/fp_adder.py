@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp_common import Pipeline, check_latency, leading_zeros, unpack
+from .fp_common import Pipeline, check_latency, leading_zeros, unpack, wire
 
 FP32_NAN = 0x7FC00000
 FP32_INF = 0x7F800000
@@ -69,16 +69,17 @@ class Fp32Adder(wiring.Component):
         pipe = Pipeline(m, self.en, self._cuts)
 
         # --- step 1: order by magnitude and align ------------------------------------------
-        a_is_big = self.a[:31] >= self.b[:31]     # IEEE magnitudes order like their bits
+        # IEEE magnitudes order like their bit patterns.
+        a_is_big = wire(m, self.a[:31] >= self.b[:31], "a_is_big")
         big = unpack(m, Mux(a_is_big, self.a, self.b), exponent_bits=8, fraction_bits=23,
                      name="big")
         small = unpack(m, Mux(a_is_big, self.b, self.a), exponent_bits=8, fraction_bits=23,
                        name="small")
-        difference = big.exponent - small.exponent                    # 0 .. 253
-        distance = Mux(difference > 31, 31, difference)[:5]           # >= 27 clears all
-        small_grs = Cat(Const(0, 3), small.significand)               # 27 bits
-        lost = (small_grs & ((Const(1, 1) << distance) - 1)[:27]) != 0
-        shifted = (small_grs >> distance)[:27]
+        difference = wire(m, big.exponent - small.exponent, "difference")    # 0 .. 253
+        distance = wire(m, Mux(difference > 31, 31, difference)[:5], "distance")
+        small_grs = wire(m, Cat(Const(0, 3), small.significand), "small_grs")  # 27 bits
+        lost = wire(m, (small_grs & ((Const(1, 1) << distance) - 1)[:27]) != 0, "lost")
+        shifted = wire(m, (small_grs >> distance)[:27], "shifted")     # >= 27 clears all
         s1 = pipe.cut(
             "aligned",
             big=Cat(Const(0, 3), big.significand),
@@ -93,12 +94,13 @@ class Fp32Adder(wiring.Component):
 
         # --- step 2: add or subtract ------------------------------------------------------
         # One adder: big + (small ^ mask) + subtract; a subtraction's borrow is dropped.
-        raw = s1.big + (s1.small ^ Mux(s1.subtract, (1 << 27) - 1, 0)) + s1.subtract
-        total = Mux(s1.subtract, raw[:27], raw[:28])                  # 28 bits
+        raw = wire(m, s1.big + (s1.small ^ Mux(s1.subtract, (1 << 27) - 1, 0)) + s1.subtract,
+                   "raw")
+        total = wire(m, Mux(s1.subtract, raw[:27], raw[:28]), "total")     # 28 bits
         s2 = pipe.cut(
             "added",
             total=total,
-            zeros=leading_zeros(total[:27]),                          # 27 when total < 2**0
+            zeros=leading_zeros(total[:27], m, "zeros"),             # 27 when total is 0
             sign=s1.sign,
             exponent=s1.exponent,
             zero_sign=s1.zero_sign,
@@ -109,19 +111,22 @@ class Fp32Adder(wiring.Component):
         # --- step 3: normalise, round, pack -----------------------------------------------
         carry = s2.total[27]
         # Left shift for cancellation, limited so the exponent stays >= 1 (subnormal).
-        headroom = s2.exponent - 1
-        left = Mux(s2.zeros > headroom, headroom, s2.zeros)[:5]
-        normalized = Mux(carry,
-                         Cat(s2.total[0] | s2.total[1], s2.total[2:28]),
-                         (s2.total[:27] << left)[:27])                # 27 bits: 24 + G R S
-        exponent = Mux(carry, s2.exponent + 1, s2.exponent - left)[:9]    # 1 .. 255
+        headroom = wire(m, s2.exponent - 1, "headroom")
+        left = wire(m, Mux(s2.zeros > headroom, headroom, s2.zeros)[:5], "left")
+        normalized = wire(m, Mux(carry,
+                                 Cat(s2.total[0] | s2.total[1], s2.total[2:28]),
+                                 (s2.total[:27] << left)[:27]),
+                          "normalized")                              # 24 bits + G R S
+        exponent = wire(m, Mux(carry, s2.exponent + 1, s2.exponent - left)[:9],
+                        "exponent")                                  # 1 .. 255
         significand = normalized[3:27]
         guard = normalized[2]
-        round_up = guard & (normalized[1] | normalized[0] | significand[0])
+        round_up = wire(m, guard & (normalized[1] | normalized[0] | significand[0]),
+                        "round_up")
         # (exponent - 1) << 23 plus a significand carrying its hidden bit is the encoding
         # (subnormal: exponent 1, hidden bit 0); the rounding carry ripples into the
         # exponent field and, from the largest binade, up to the infinity pattern.
-        packed = (((exponent - 1)[:8] << 23) + significand + round_up)[:32]
+        packed = wire(m, (((exponent - 1)[:8] << 23) + significand + round_up)[:32], "packed")
         magnitude = Mux(packed >= FP32_INF, FP32_INF, packed)[:31]
         result = Mux(s2.invalid, FP32_NAN,
                      Mux(s2.inf, Cat(Const(FP32_INF, 31), s2.sign),

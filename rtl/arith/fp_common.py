@@ -13,6 +13,7 @@ def unpack(m, bits, *, exponent_bits, fraction_bits, name):
     subnormals), ``significand`` (``fraction_bits + 1`` bits, hidden bit included),
     and the class flags ``zero``, ``inf``, ``nan``.
     """
+    bits = wire(m, bits, f"{name}_bits")
     field = bits[fraction_bits:fraction_bits + exponent_bits]
     fraction = bits[:fraction_bits]
     all_ones = (1 << exponent_bits) - 1
@@ -35,29 +36,44 @@ def unpack(m, bits, *, exponent_bits, fraction_bits, name):
     return wires
 
 
-def leading_zeros(value):
+def wire(m, value, name):
+    """A named combinational signal carrying ``value``.
+
+    Amaranth copies an expression wherever it is used, so every intermediate value that is
+    used more than once goes through a wire.
+    """
+    signal = Signal.like(value, name=name)
+    m.d.comb += signal.eq(value)
+    return signal
+
+
+def leading_zeros(value, m=None, name="lzc"):
     """Number of leading zeros of ``value`` (its width when it is zero).
 
-    A balanced tree of 2:1 priority merges, ``ceil(log2(width))`` levels deep.
+    A balanced tree of 2:1 priority merges, ``ceil(log2(width + 1))`` levels deep. With a
+    module ``m`` every tree node is a named wire of ``m`` (compact Verilog); without, the
+    result is one expression (then pass a signal, not an expression, as ``value``).
     """
     width = len(value)
     levels = width.bit_length()
     # Pad with ones below the LSB to a power of two above `width`: an all-zero input then
     # counts exactly `width`, and the tree never sees an all-zero word.
     pad = (1 << levels) - width
-    padded = Cat(Const((1 << pad) - 1, pad), value)
-    _, count = _lzc_tree(padded)
+    node = (lambda v, n: v) if m is None else (lambda v, n: wire(m, v, n))
+    padded = node(Cat(Const((1 << pad) - 1, pad), value), f"{name}_padded")
+    _, count = _lzc_tree(padded, node, name)
     return count
 
 
-def _lzc_tree(bits):
+def _lzc_tree(bits, node, name):
     """``(all_zero, count)`` of ``bits`` (a power-of-two width), count in log2(width) bits."""
     if len(bits) == 2:
-        return ~(bits[0] | bits[1]), ~bits[1]
+        return node(~(bits[0] | bits[1]), f"{name}_z"), node(~bits[1], f"{name}_c")
     half = len(bits) // 2
-    low_zero, low_count = _lzc_tree(bits[:half])
-    high_zero, high_count = _lzc_tree(bits[half:])
-    return high_zero & low_zero, Cat(Mux(high_zero, low_count, high_count), high_zero)
+    low_zero, low_count = _lzc_tree(bits[:half], node, f"{name}_l")
+    high_zero, high_count = _lzc_tree(bits[half:], node, f"{name}_h")
+    return (node(high_zero & low_zero, f"{name}_z"),
+            node(Cat(Mux(high_zero, low_count, high_count), high_zero), f"{name}_c"))
 
 
 class Pipeline:
@@ -90,6 +106,6 @@ class Pipeline:
 
 def check_latency(unit, latency, cuts):
     """Validate ``latency`` against the cut table ``cuts`` (latency -> registered cuts)."""
-    if isinstance(latency, bool) or latency not in cuts:
+    if not isinstance(latency, int) or isinstance(latency, bool) or latency not in cuts:
         raise ValueError(f"{unit}: latency must be one of {sorted(cuts)}, got {latency!r}")
     return cuts[latency]

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp_common import Pipeline, check_latency, unpack
+from .fp_common import Pipeline, check_latency, unpack, wire
 
 FP16_NAN = 0x7E00
 FP16_INF = 0x7C00
@@ -68,13 +68,13 @@ class Fp32ToFp16(wiring.Component):
 
         # --- step 1: decode and shift to the binary16 grid --------------------------------
         x = unpack(m, self.a, exponent_bits=8, fraction_bits=23, name="x")
-        normal = x.exponent >= _MIN_NORMAL_EXPONENT
+        normal = wire(m, x.exponent >= _MIN_NORMAL_EXPONENT, "normal")
         # Extra right shift in the subnormal range (>= 13 more bits clears everything).
-        below = _MIN_NORMAL_EXPONENT - x.exponent
+        below = wire(m, _MIN_NORMAL_EXPONENT - x.exponent, "below")
         extra = Mux(normal, 0, Mux(below > 13, 13, below))[:4]
-        with_guard = Cat(Const(0, 1), x.significand)                  # 25 bits
-        distance = 13 + extra                                         # 13 .. 26
-        shifted = (with_guard >> distance)[:12]                      # fraction.guard
+        with_guard = wire(m, Cat(Const(0, 1), x.significand), "with_guard")   # 25 bits
+        distance = wire(m, 13 + extra, "distance")                   # 13 .. 26
+        shifted = wire(m, (with_guard >> distance)[:12], "shifted")  # fraction.guard
         lost = (with_guard & ((Const(1, 1) << distance) - 1)[:25]) != 0
         s1 = pipe.cut(
             "shifted",
@@ -89,7 +89,7 @@ class Fp32ToFp16(wiring.Component):
 
         # --- step 2: round and pack -------------------------------------------------------
         round_up = s1.guard & (s1.sticky | s1.significand[0])
-        packed = ((s1.exponent << 10) + s1.significand + round_up)[:16]
+        packed = wire(m, ((s1.exponent << 10) + s1.significand + round_up)[:16], "packed")
         magnitude = Mux(s1.overflow | (packed >= FP16_INF), FP16_INF, packed)[:15]
         result = Mux(s1.nan, FP16_NAN, Cat(magnitude, s1.sign))
         out = pipe.cut("result", result=result)

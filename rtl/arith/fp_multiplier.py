@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp_common import Pipeline, check_latency, leading_zeros, unpack
+from .fp_common import Pipeline, check_latency, leading_zeros, unpack, wire
 
 FP32_NAN = 0x7FC00000
 
@@ -78,9 +78,9 @@ class Fp16Multiplier(wiring.Component):
         # --- step 2: normalise and pack ---------------------------------------------------
         # value = significand * 2**(exponent_sum - 30 - 20); with the leading one at bit
         # 21 - lz the binary32 biased exponent is exponent_sum - 50 + 21 - lz + 127.
-        shift = leading_zeros(s1.significand)
-        normalized = (s1.significand << shift)[:22]              # leading one at bit 21
-        exponent = (s1.exponent_sum + (127 - 50 + 21) - shift)[:8]
+        shift = leading_zeros(s1.significand, m, "shift")
+        normalized = wire(m, (s1.significand << shift)[:22], "normalized")   # 1 at bit 21
+        exponent = wire(m, (s1.exponent_sum + (127 - 50 + 21) - shift)[:8], "exponent")
         finite = Cat(Const(0, 2), normalized[:21], exponent, s1.sign)
         result = Mux(s1.invalid, FP32_NAN,
                      Mux(s1.inf, Cat(Const(0, 23), Const(0xFF, 8), s1.sign),
