@@ -15,6 +15,7 @@ class Int8Arith:
 
     name = "int8"
     operand_width = 8
+    output_width = 8
     accumulator_width = 32
     signed = True
     accumulator_zero = 0
@@ -37,6 +38,25 @@ class Int8Arith:
     def random_accumulators(rng, shape):
         """Partial sums as a 32-row int8 fold produces them (|x| <= 32 * 2^14)."""
         return rng.integers(-(1 << 19), 1 << 19, size=shape, dtype=np.int64)
+
+    @staticmethod
+    def requantize(x, multiplier, shift):
+        """INT32 -> INT8: ``x * multiplier / 2**shift``, round half to even, saturate."""
+        product = np.asarray(x, dtype=np.int64) * int(multiplier)   # |.| < 2**47: exact
+        if shift == 0:
+            rounded = product
+        else:
+            quotient = product >> shift                              # floor division
+            remainder = product - (quotient << shift)
+            half = 1 << (shift - 1)
+            up = (remainder > half) | ((remainder == half) & (quotient & 1 == 1))
+            rounded = quotient + up
+        return np.clip(rounded, -128, 127)
+
+    @classmethod
+    def convert_output(cls, x, *, multiplier=1, shift=0):
+        """Finished accumulators to the output format (int8 requantization)."""
+        return cls.requantize(x, multiplier, shift)
 
 
 class Fp16Arith:

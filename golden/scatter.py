@@ -2,8 +2,7 @@
 
 import numpy as np
 
-#: Map entry of a token whose vector is all-zero (nothing is added).
-ZERO = -1
+from golden.algorithm import ZERO  # map entry of an all-zero vector: nothing is added
 
 
 def scatter_tile(arith, psums, maps):

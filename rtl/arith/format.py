@@ -28,6 +28,8 @@ class ArithmeticFormat:
         Ticks from operands to product (0: combinational).
     add_latency : int
         Ticks from addends to sum (at least 1: the partial-sum register of a PE).
+    output_shape : Shape
+        Shape of a finished output element (the next layer's operand format).
     """
 
     name: str
@@ -51,6 +53,14 @@ class ArithmeticFormat:
 
     def add(self, m, a, b, en):
         """Return ``a + b`` in accumulator format, valid ``add_latency`` ticks later."""
+        raise NotImplementedError
+
+    def output_converter(self):
+        """A Component converting one accumulator to ``output_shape``.
+
+        Ports ``en``, ``a`` (accumulator), ``result`` (output), optionally runtime scale ports
+        ``multiplier`` and ``shift``; attribute ``latency`` (enabled ticks).
+        """
         raise NotImplementedError
 
     def __repr__(self):

@@ -3,6 +3,7 @@
 from amaranth.hdl import Signal, signed
 
 from .format import ArithmeticFormat
+from .requantizer import Requantizer
 
 
 class Int8Format(ArithmeticFormat):
@@ -18,6 +19,7 @@ class Int8Format(ArithmeticFormat):
     accumulator_zero = 0
     mul_latency = 0
     add_latency = 1
+    output_shape = signed(8)
 
     def multiply(self, m, a, b, en):
         return (a.as_signed() * b.as_signed())[:16].as_signed()
@@ -27,3 +29,7 @@ class Int8Format(ArithmeticFormat):
         with m.If(en):
             m.d.sync += total.eq(a.as_signed() + b.as_signed())
         return total
+
+    def output_converter(self):
+        """INT32 -> INT8 requantization by the runtime (multiplier, shift) scale."""
+        return Requantizer()
