@@ -162,3 +162,38 @@ def uniform(rng, *, dtype, vector_size, tokens, similar, tile_length, frame_stri
     operands = encode(values, dtype, peak=1.0)
     return SicCase("all-similar" if similar else "none-similar", frame_stride, row_stride,
                    theta2, tile_length, [(operands, np.arange(tokens))])
+
+
+def exact_ties(rng, *, dtype, vector_size, window, frame_stride, row_stride, pairs=None):
+    """Exact ties between candidates of different groups, and exact threshold equalities.
+
+    The key ``s * (e0 + e1)`` sits at the window's corner. For a pair ``(i, j)`` of candidate
+    indices, candidate ``i`` is ``a * e0`` and ``j`` is ``b * e1`` (random scales): both have
+    cosine 1/sqrt(2) with the key, exactly, and are orthogonal to each other, so the key must
+    join ``i`` (the first maximum). Every other candidate is ``-(e0 + e1)`` (negative dot).
+    With ``i == j`` only candidate ``i`` is set and ``theta2`` is 2**15 or 2**15 - 1, i.e.
+    ``cos**2`` equals theta**2 exactly (not similar: the test is strict) or just exceeds it.
+    One sequence per pair; ``theta2`` = 2**14 for the tie cases.
+    """
+    if vector_size < 2:
+        raise ValueError("exact ties need vector_size >= 2")
+    offsets = candidate_offsets(frame_stride, row_stride, window)
+    count = offsets.size
+    key_position = int(offsets.max())
+    scale = 100 if dtype == "int8" else 1.0
+    if pairs is None:
+        pairs = [(i, j) for i in range(count) for j in range(i + 1, count)]
+    built = []
+    for i, j in pairs:
+        values = {key_position - int(o): -np.eye(vector_size)[0] - np.eye(vector_size)[1]
+                  for o in offsets}
+        values[key_position] = rng.integers(1, 5) * (np.eye(vector_size)[0]
+                                                     + np.eye(vector_size)[1])
+        values[key_position - int(offsets[i])] = rng.integers(1, 9) * np.eye(vector_size)[0]
+        if j != i:
+            values[key_position - int(offsets[j])] = rng.integers(1, 9) * np.eye(vector_size)[1]
+        positions = np.array(sorted(values))
+        vectors = np.array([values[p] for p in positions]) * (scale / 10)
+        built.append((encode(vectors, dtype, peak=None if dtype == "fp16" else 10.0 * scale / 10),
+                      positions))
+    return built

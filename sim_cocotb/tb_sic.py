@@ -1,0 +1,305 @@
+"""cocotb testbench of ``rtl.similarity_gather.SimilarityGather`` against ``golden.sic``.
+
+Parameters (from :func:`sim_cocotb.runner.tb_params`): ``dtype``, ``rows`` (V), ``m_tile``,
+``window``, ``window_vectors``, ``matchers``, ``position_bits``. Every check is bit for bit:
+each tile's representatives and map codes, their ``first``/``last`` markers, and a clear
+error flag.
+"""
+
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+
+from golden import sic
+from sim_cocotb import tb_sic_cases as cases
+from sim_cocotb.runner import tb_params
+from sim_cocotb.streams import StreamSink, StreamSource, pack, unpack_tile_vector
+
+# (idle probability on the input, stall probability on both outputs)
+FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.5, 0.5)]
+ERROR_REGISTERS, ERROR_PROTOCOL = 1, 2
+
+
+class SicTB:
+    """Clock, reset, the input source, the two output sinks and the golden comparison."""
+
+    def __init__(self, dut, test_id):
+        self.dut = dut
+        params, seed = tb_params()
+        self.dtype = params["dtype"]
+        self.size = params["rows"]
+        self.m_tile = params["m_tile"]
+        self.window = tuple(params["window"])
+        self.window_vectors = params["window_vectors"]
+        self.matchers = params["matchers"]
+        self.position_bits = params["position_bits"]
+        self.width = 8 if self.dtype == "int8" else 16
+        self.map_bits = sic.map_bits(self.m_tile)
+        self.rng = np.random.default_rng([seed, test_id])
+        dut._log.info("seed %d, test id %d, %s", seed, test_id, params)
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        self.dut.vectors__valid.value = 0
+        self.dut.unique__ready.value = 0
+        self.dut.map__ready.value = 0
+        await ClockCycles(self.dut.clk, 2)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+    def registers(self, case):
+        self.dut.frame_stride.value = case.frame_stride
+        self.dut.row_stride.value = case.row_stride
+        self.dut.theta2.value = case.theta2
+        self.dut.tile_length.value = case.tile_length
+
+    def beats(self, sequences):
+        data_bits = self.size * self.width
+        words = []
+        for vectors, positions in sequences:
+            count = len(positions)
+            for i in range(count):
+                words.append(pack(vectors[i], self.width)
+                              | (int(positions[i]) << data_bits)
+                              | (int(i == 0) << (data_bits + self.position_bits))
+                              | (int(i == count - 1) << (data_bits + self.position_bits + 1)))
+        return words
+
+    async def _watch_inputs(self, times):
+        """Record the cycle of every accepted input beat (relative to the call)."""
+        cycle = 0
+        while True:
+            await ReadOnly()
+            if int(self.dut.vectors__valid.value) and int(self.dut.vectors__ready.value):
+                times.append(cycle)
+            await RisingEdge(self.dut.clk)
+            cycle += 1
+
+    async def run(self, case, *, idle=0.0, stall=0.0):
+        """Stream ``case`` through the unit, check every output beat; returns timing."""
+        expected = case.expected(dtype=self.dtype, window=self.window, m_tile=self.m_tile)
+        self.registers(case)
+        seeds = [int(s) for s in self.rng.integers(1 << 32, size=3)]
+        source = StreamSource(self.dut, "vectors", self.dut.clk, idle=idle,
+                              rng=random.Random(seeds[0]))
+        uniques = StreamSink(self.dut, "unique", self.dut.clk, stall=stall,
+                             rng=random.Random(seeds[1]))
+        maps = StreamSink(self.dut, "map", self.dut.clk, stall=stall,
+                          rng=random.Random(seeds[2]))
+        accepted = []
+        tasks = [cocotb.start_soon(uniques.run()), cocotb.start_soon(maps.run()),
+                 cocotb.start_soon(self._watch_inputs(accepted))]
+        await source.send(self.beats(case.sequences))
+        tokens = sum(len(tile.map) for tile in expected)
+        groups = sum(len(tile.unique) for tile in expected)
+        budget = 20 * (tokens * (len(cases.candidate_offsets(1, 1, self.window)) + 4)) + 500
+        await maps.wait_for(tokens, timeout_cycles=budget)
+        await uniques.wait_for(groups, timeout_cycles=budget)
+        await ClockCycles(self.dut.clk, 5)
+        for task in tasks:
+            task.cancel()
+        self.check(case, expected, uniques.beats, maps.beats)
+        return {"accepted": accepted, "map_cycles": maps.cycles,
+                "unique_cycles": uniques.cycles, "tiles": expected}
+
+    def check(self, case, expected, unique_beats, map_beats):
+        name = case.name
+        tokens = sum(len(tile.map) for tile in expected)
+        groups = sum(len(tile.unique) for tile in expected)
+        assert len(map_beats) == tokens, f"{name}: {len(map_beats)} map beats, want {tokens}"
+        assert len(unique_beats) == groups, \
+            f"{name}: {len(unique_beats)} representatives, want {groups}"
+        mask = (1 << self.map_bits) - 1
+        index = 0
+        for t, tile in enumerate(expected):
+            for row, code in enumerate(tile.map):
+                word = map_beats[index]
+                got = (word & mask, (word >> self.map_bits) & 1,
+                       (word >> (self.map_bits + 1)) & 1)
+                want = (int(code), int(row == 0), int(row == len(tile.map) - 1))
+                assert got == want, (f"{name}: tile {t} token {row}: map (code, first, last) "
+                                     f"{got}, expected {want}")
+                index += 1
+        index = 0
+        for t, tile in enumerate(expected):
+            for g, vector in enumerate(tile.unique):
+                values, first, last = unpack_tile_vector(
+                    unique_beats[index], self.width, self.size, signed=self.dtype == "int8")
+                want = [int(v) for v in vector]
+                assert (values, first, last) == (want, int(g == 0),
+                                                 int(g == len(tile.unique) - 1)), \
+                    (f"{name}: tile {t} group {g}: got {values} first={first} last={last}, "
+                     f"expected {want}")
+                index += 1
+        assert int(self.dut.error.value) == 0, f"{name}: error flag {self.dut.error.value}"
+
+    def fits(self, case):
+        """The case's strides fit the layouter."""
+        return sic.window_span(case.frame_stride, case.row_stride, self.window) \
+            <= self.window_vectors
+
+
+@cocotb.test()
+async def realistic_workloads(dut):
+    """Video-like tokens from photographs, SEC-style pruning, several slots and tile
+    lengths, under every flow pattern."""
+    tb = SicTB(dut, 1)
+    await tb.reset()
+    for number, (idle, stall) in enumerate(FLOW_PATTERNS):
+        geometry = "small" if number % 2 and tb.window_vectors >= 51 else "tiny"
+        case = cases.realistic(tb.rng, dtype=tb.dtype, vector_size=tb.size, geometry=geometry,
+                               slots=2, keep=[0.6, 0.8, 1.0, 0.5][number], seed=number,
+                               tile_length=[tb.m_tile, 16, 11, tb.m_tile][number],
+                               m_tile=tb.m_tile)
+        await tb.run(case, idle=idle, stall=stall)
+
+
+@cocotb.test()
+async def merge_chains_wraps_ties(dut):
+    """Tokens copying random candidates (chains across frames, row and frame wrap-around,
+    exact ties), with holes and zero vectors, at thresholds 0, 0.9 and just below 1."""
+    tb = SicTB(dut, 2)
+    await tb.reset()
+    for number, theta in enumerate([0.9, 0.0, 0.95, 0.9, 1.0, 0.5]):
+        idle, stall = FLOW_PATTERNS[number % len(FLOW_PATTERNS)]
+        case = cases.copy_chains(tb.rng, dtype=tb.dtype, vector_size=tb.size,
+                                 window=tb.window, frame_stride=12, row_stride=4,
+                                 tokens=3 * tb.m_tile + 7, theta=theta,
+                                 noise=[0.05, 0.3, 0.02, 0.0, 0.0, 0.2][number],
+                                 tile_length=[tb.m_tile, 9, tb.m_tile, 1, 17, 30][number])
+        await tb.run(case, idle=idle, stall=stall)
+
+
+@cocotb.test()
+async def every_candidate_invalid_in_turn(dut):
+    """A key whose favourite candidate is pruned, all-zero or in the previous tile, for each
+    candidate in turn (the key must take the next best)."""
+    tb = SicTB(dut, 3)
+    await tb.reset()
+    candidates = len(cases.candidate_offsets(12, 4, tb.window))
+    for how in ("prune", "zero", "tile"):
+        for invalid in [None] + list(range(candidates)):
+            case = cases.cone(tb.rng, dtype=tb.dtype, vector_size=tb.size, window=tb.window,
+                              frame_stride=12, row_stride=4, invalidate=invalid, how=how)
+            await tb.run(case, idle=0.2 if how == "zero" else 0.0,
+                         stall=0.3 if how == "tile" else 0.0)
+
+
+@cocotb.test()
+async def exact_ties_and_threshold_equality(dut):
+    """Exact ties between two candidates of different groups, for every pair (the first
+    must win), and cos**2 exactly equal to theta**2 (not similar) or one LSB above it."""
+    tb = SicTB(dut, 8)
+    await tb.reset()
+    kwargs = dict(dtype=tb.dtype, vector_size=tb.size, window=tb.window, frame_stride=12,
+                  row_stride=4)
+    ties = cases.exact_ties(tb.rng, **kwargs)
+    await tb.run(cases.SicCase("ties", 12, 4, 1 << 14, tb.m_tile, ties), idle=0.2, stall=0.2)
+    count = len(cases.candidate_offsets(12, 4, tb.window))
+    single = cases.exact_ties(tb.rng, pairs=[(i, i) for i in range(count)], **kwargs)
+    for theta2 in (1 << 15, (1 << 15) - 1):
+        await tb.run(cases.SicCase(f"threshold-{theta2}", 12, 4, theta2, tb.m_tile, single))
+
+
+@cocotb.test()
+async def all_similar_and_none_similar(dut):
+    """Whole tiles of identical vectors (one group) and of pairwise dissimilar vectors (a
+    full table of m_tile representatives), back to back, with and without flow control."""
+    tb = SicTB(dut, 4)
+    await tb.reset()
+    for idle, stall in FLOW_PATTERNS[:2] + FLOW_PATTERNS[3:]:
+        for similar in (True, False):
+            case = cases.uniform(tb.rng, dtype=tb.dtype, vector_size=tb.size,
+                                 tokens=2 * tb.m_tile + 3, similar=similar,
+                                 tile_length=tb.m_tile)
+            await tb.run(case, idle=idle, stall=stall)
+
+
+@cocotb.test()
+async def zero_vectors_and_holes(dut):
+    """All-zero tiles (no representative at all), zero candidates and long pruned gaps
+    (wider than the layouter), several sequences back to back."""
+    tb = SicTB(dut, 5)
+    await tb.reset()
+    size = tb.size
+    base = cases.copy_chains(tb.rng, dtype=tb.dtype, vector_size=size, window=tb.window,
+                             frame_stride=12, row_stride=4, tokens=60, zero=0.3, keep=0.9,
+                             tile_length=8)
+    vectors, positions = base.sequences[0]
+    zeros = np.zeros((10, size), dtype=np.int64)
+    far = positions[-1] + tb.window_vectors + 5 + np.arange(10) * 3
+    sparse = vectors[:10].copy()
+    sequences = [(zeros[:8], np.arange(8) * 2),                     # one all-zero tile
+                 (vectors, positions),
+                 (np.concatenate([vectors[:20], sparse]),           # a gap > window_vectors
+                  np.concatenate([positions[:20], far])),
+                 (zeros[:1], np.array([5]))]
+    case = cases.SicCase("zeros-and-gaps", 12, 4, sic.theta_register(0.8), 8, sequences)
+    await tb.run(case)
+    await tb.run(case, idle=0.4, stall=0.4)
+
+
+@cocotb.test()
+async def register_errors_raise_the_flag(dut):
+    """A window that does not fit, tile lengths 0 and above m_tile, a missing ``first`` and a
+    descending position each raise the sticky error flag; reset clears it."""
+    tb = SicTB(dut, 6)
+    vectors = cases.encode(cases.random_direction(tb.rng, tb.size, 4), tb.dtype)
+    # A stride the window uses, as large as the layouter: the span exceeds it.
+    stride = "frame_stride" if tb.window[0] > 1 else "row_stride"
+    bad = [
+        ({stride: tb.window_vectors}, ERROR_REGISTERS, [0, 1, 2, 3], [1, 0, 0, 1]),
+        ({"tile_length": 0}, ERROR_REGISTERS, [0, 1, 2, 3], [1, 0, 0, 1]),
+        ({"tile_length": tb.m_tile + 1}, ERROR_REGISTERS, [0, 1, 2, 3], [1, 0, 0, 1]),
+        ({}, ERROR_PROTOCOL, [0, 1, 2, 3], [0, 0, 0, 0]),           # no first
+        ({}, ERROR_PROTOCOL, [0, 2, 1, 3], [1, 0, 0, 1]),           # descending
+    ]
+    if tb.window[1] > 1:
+        bad.append(({"row_stride": 0}, ERROR_REGISTERS, [0, 1, 2, 3], [1, 0, 0, 1]))
+    for change, bit, positions, firsts in bad:
+        await tb.reset()
+        assert int(dut.error.value) == 0, "reset does not clear the error flag"
+        registers = {"frame_stride": 12, "row_stride": 4, "theta2": 0, "tile_length": 4}
+        registers.update(change)
+        for name, value in registers.items():
+            getattr(dut, name).value = value
+        maps = StreamSink(dut, "map", dut.clk)
+        uniques = StreamSink(dut, "unique", dut.clk)
+        tasks = [cocotb.start_soon(maps.run()), cocotb.start_soon(uniques.run())]
+        source = StreamSource(dut, "vectors", dut.clk)
+        data_bits = tb.size * tb.width
+        await source.send([pack(vectors[i], tb.width) | (positions[i] << data_bits)
+                           | (firsts[i] << (data_bits + tb.position_bits))
+                           | (int(i == 3) << (data_bits + tb.position_bits + 1))
+                           for i in range(4)])
+        await ClockCycles(dut.clk, 200)
+        for task in tasks:
+            task.cancel()
+        assert int(dut.error.value) & bit, \
+            f"{change or 'protocol'} {positions} {firsts}: error flag {dut.error.value}"
+    await tb.reset()
+    assert int(dut.error.value) == 0, "reset does not clear the error flag"
+
+
+@cocotb.test()
+async def reset_in_mid_tile(dut):
+    """Reset while a tile is being matched and drained; the next run must be exact."""
+    tb = SicTB(dut, 7)
+    await tb.reset()
+    case = cases.copy_chains(tb.rng, dtype=tb.dtype, vector_size=tb.size, window=tb.window,
+                             frame_stride=12, row_stride=4, tokens=2 * tb.m_tile,
+                             tile_length=tb.m_tile)
+    tb.registers(case)
+    source = StreamSource(tb.dut, "vectors", tb.dut.clk)
+    sink = StreamSink(tb.dut, "map", tb.dut.clk, stall=0.5, rng=random.Random(3))
+    tasks = [cocotb.start_soon(source.send(tb.beats(case.sequences))),
+             cocotb.start_soon(sink.run())]
+    await ClockCycles(dut.clk, tb.m_tile * 8 + 20)
+    for task in tasks:
+        task.cancel()
+    await tb.reset()
+    await tb.run(case, idle=0.1, stall=0.1)

@@ -1,0 +1,31 @@
+"""Regression of the SIC gather unit: cocotb under Verilator, one build per configuration."""
+
+import pytest
+
+from rtl.arith import get_format
+from rtl.similarity_gather import SimilarityGather
+from sim_cocotb.runner import run_testbench
+
+pytestmark = pytest.mark.sic
+
+# Small configurations: every directed case fits (FS 12 / HS 4 and FS 42 / HS 7 windows).
+CONFIGS = {
+    "int8-v4-m1": dict(dtype="int8", rows=4, m_tile=32, window=(2, 2, 2), window_vectors=64,
+                       matchers=1, position_bits=9),
+    "int8-v8-m7": dict(dtype="int8", rows=8, m_tile=32, window=(2, 2, 2), window_vectors=64,
+                       matchers=7, position_bits=9),
+}
+
+
+def build(params):
+    return SimilarityGather(get_format(params["dtype"]), vector_size=params["rows"],
+                            m_tile=params["m_tile"], window=params["window"],
+                            window_vectors=params["window_vectors"],
+                            matchers=params["matchers"], position_bits=params["position_bits"])
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_similarity_gather(name, seed, test_dir):
+    params = CONFIGS[name]
+    run_testbench(build(params), "focus_similarity_gather", "sim_cocotb.tb_sic",
+                  params=params, seed=seed, test_dir=test_dir)
