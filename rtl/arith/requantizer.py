@@ -45,11 +45,13 @@ class Requantizer(wiring.Component):
             m.d.sync += [product.eq(self.a * self.multiplier), shift.eq(self.shift)]
 
         quotient = Signal(signed(len(product)))      # floor(product / 2**shift)
+        extended = Signal(signed(64))                # sign-extended to the largest shift
         remainder = Signal(unsigned(64))             # product mod 2**shift
         half = Signal(unsigned(64))
         m.d.comb += [
             quotient.eq(product >> shift),
-            remainder.eq(product.as_unsigned() & ((1 << shift) - 1)),
+            extended.eq(product),
+            remainder.eq(extended.as_unsigned() & ((1 << shift) - 1)),
             half.eq(Mux(shift == 0, 0, 1 << (shift - 1)[:SHIFT_BITS])),
         ]
         round_up = (shift != 0) & ((remainder > half) | ((remainder == half) & quotient[0]))

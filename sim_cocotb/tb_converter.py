@@ -1,0 +1,86 @@
+"""cocotb testbench of ``rtl.output_converter.OutputConverter`` (per-format output conversion).
+
+Parameters: ``dtype``, ``cols``.
+"""
+
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+
+from golden.arith import ARITH
+from sim_cocotb.runner import tb_params
+from sim_cocotb.streams import StreamSink, StreamSource, pack_tile_vector, unpack_tile_vector
+
+FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.5, 0.5)]
+
+
+class ConverterTB:
+    def __init__(self, dut, test_id):
+        self.dut = dut
+        params, seed = tb_params()
+        self.arith = ARITH[params["dtype"]]
+        self.cols = params["cols"]
+        self.rng = np.random.default_rng([seed, test_id])
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        self.dut.i__valid.value = 0
+        await ClockCycles(self.dut.clk, 2)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+    async def convert(self, values, *, multiplier=1, shift=0, idle=0.0, stall=0.0):
+        """Convert ``values`` (rows x cols accumulators) and check every output row."""
+        self.dut.multiplier.value, self.dut.shift.value = multiplier, shift
+        seeds = [int(s) for s in self.rng.integers(1 << 32, size=2)]
+        source = StreamSource(self.dut, "i", self.dut.clk, idle=idle, rng=random.Random(seeds[0]))
+        sink = StreamSink(self.dut, "o", self.dut.clk, stall=stall, rng=random.Random(seeds[1]))
+        sink_task = cocotb.start_soon(sink.run())
+        width = self.arith.accumulator_width
+        await source.send([pack_tile_vector(row, width, first=i == 0, last=i == len(values) - 1)
+                           for i, row in enumerate(values)])
+        await sink.wait_for(len(values), timeout_cycles=20 * len(values) + 100)
+        await ClockCycles(self.dut.clk, 3)
+        sink_task.cancel()
+        want = self.arith.convert_output(np.asarray(values), multiplier=multiplier, shift=shift)
+        assert len(sink.beats) == len(values), f"{len(sink.beats)} rows for {len(values)}"
+        for t, beat in enumerate(sink.beats):
+            got, first, last = unpack_tile_vector(beat, self.arith.output_width, self.cols,
+                                                  signed=self.arith.signed)
+            assert (first, last) == (int(t == 0), int(t == len(values) - 1))
+            assert got == [int(v) for v in want[t]], \
+                f"row {t} {list(values[t])} (x{multiplier} >>{shift}): got {got}, want {list(want[t])}"
+
+
+@cocotb.test(timeout_time=5, timeout_unit="ms")
+async def random_rows_every_flow_pattern(dut):
+    tb = ConverterTB(dut, 1)
+    await tb.reset()
+    for idle, stall in FLOW_PATTERNS:
+        values = tb.arith.random_accumulators(tb.rng, (200, tb.cols))
+        multiplier = int(tb.rng.integers(1, 1 << 16))
+        # a shift that maps the values onto about [-256, 256]: rounding and saturation both occur
+        shift = max(int(np.abs(values).max()) * multiplier, 1).bit_length() - 8
+        scale = (multiplier, shift)
+        await tb.convert(values, multiplier=scale[0], shift=scale[1], idle=idle, stall=stall)
+
+
+@cocotb.test(timeout_time=5, timeout_unit="ms")
+async def int8_edge_cases(dut):
+    """Ties at every shift, saturation, shift 0, the extreme accumulators and multipliers."""
+    tb = ConverterTB(dut, 2)
+    if tb.arith.name != "int8":
+        return
+    await tb.reset()
+    extremes = [-(1 << 31), (1 << 31) - 1, 0, 1, -1, 127, 128, -128, -129]
+    for shift in (0, 1, 2, 5, 16, 31, 47, 48, 63):
+        ties = [(2 * k + 1) << (shift - 1) if shift else k for k in range(-8, 8)]
+        ties = [t for t in ties if -(1 << 31) <= t < 1 << 31]   # accumulators are int32
+        values = np.array(ties + extremes, dtype=np.int64)
+        values = np.resize(values, (-(-len(values) // tb.cols), tb.cols))
+        for multiplier in (1, 3, (1 << 16) - 1):
+            await tb.convert(values, multiplier=multiplier, shift=shift)

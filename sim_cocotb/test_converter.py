@@ -1,0 +1,17 @@
+"""Regression of the output converter (int32 -> int8 requantization, fp32 -> fp16)."""
+
+import pytest
+
+from rtl.arith import get_format
+from rtl.output_converter import OutputConverter
+from sim_cocotb.runner import run_testbench
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.mark.parametrize("dtype", ["int8"])
+def test_output_converter(dtype, seed, test_dir):
+    cols = 4
+    run_testbench(OutputConverter(get_format(dtype), cols=cols), "focus_output_converter",
+                  "sim_cocotb.tb_converter", params={"dtype": dtype, "cols": cols},
+                  seed=seed, test_dir=test_dir)
