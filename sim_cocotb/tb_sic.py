@@ -244,6 +244,20 @@ async def zero_vectors_and_holes(dut):
 
 
 @cocotb.test()
+async def extreme_operands(dut):
+    """int8 -128/127 extremes; fp16 subnormals, signed zeros, 65504, cancelling sums, and
+    vectors with infinities or NaN (singleton groups, passed through)."""
+    tb = SicTB(dut, 9)
+    await tb.reset()
+    for number, theta in enumerate([0.5, 0.0, 0.9]):
+        case = cases.extreme_operands(tb.rng, dtype=tb.dtype, vector_size=tb.size,
+                                      window=tb.window, frame_stride=12, row_stride=4,
+                                      tokens=2 * tb.m_tile + 11, theta=theta,
+                                      tile_length=[tb.m_tile, 13, tb.m_tile][number])
+        await tb.run(case, idle=0.1 * number, stall=0.2 * number)
+
+
+@cocotb.test()
 async def register_errors_raise_the_flag(dut):
     """A window that does not fit, tile lengths 0 and above m_tile, a missing ``first`` and a
     descending position each raise the sticky error flag; reset clears it."""

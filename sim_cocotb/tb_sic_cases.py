@@ -197,3 +197,41 @@ def exact_ties(rng, *, dtype, vector_size, window, frame_stride, row_stride, pai
         built.append((encode(vectors, dtype, peak=None if dtype == "fp16" else 10.0 * scale / 10),
                       positions))
     return built
+
+
+def extreme_operands(rng, *, dtype, vector_size, window, frame_stride, row_stride, tokens,
+                     theta=0.5, tile_length=32):
+    """Copy chains over the format's extreme operands.
+
+    int8: elements from {-128, -127, -1, 0, 1, 127}. fp16: ``golden.arith.Fp16Arith``'s
+    operands (subnormals, signed zeros, the largest normals, pairs that cancel), vectors of
+    all ``-0``, and vectors holding an infinity or a NaN (never similar to anything: each
+    must come out unchanged as its own group, NaN canonical). A copied vector has one
+    element replaced by a fresh extreme operand, so group sums cancel and round at the
+    edges of the format.
+    """
+    from golden.arith import ARITH
+    offsets = candidate_offsets(frame_stride, row_stride, window)
+    if dtype == "int8":
+        table = np.array([-128, -127, -1, 0, 1, 127])
+
+        def fresh(count):
+            return rng.choice(table, size=(count, vector_size))
+    else:
+        def fresh(count):
+            values = ARITH["fp16"].random_operands(rng, (count, vector_size)).astype(np.int64)
+            return np.where(((values >> 10) & 0x1F) == 0x1F, 0x3C00, values)
+    vectors = fresh(tokens)
+    for position in range(tokens):
+        choices = offsets[offsets <= position]
+        roll = rng.random()
+        if choices.size and roll < 0.6:
+            vectors[position] = vectors[position - int(rng.choice(choices))]
+            vectors[position, rng.integers(vector_size)] = fresh(1)[0, 0]
+        elif roll < 0.65:
+            vectors[position] = 0x8000 if dtype == "fp16" else 0
+        elif dtype == "fp16" and roll < 0.72:
+            vectors[position, rng.integers(vector_size)] = rng.choice(
+                [0x7C00, 0xFC00, 0x7E00, 0xFE55, 0x7D01])
+    return SicCase(f"extremes-{dtype}", frame_stride, row_stride, sic.theta_register(theta),
+                   tile_length, [(vectors, np.arange(tokens))])

@@ -14,6 +14,10 @@ CONFIGS = {
                        matchers=1, position_bits=9),
     "int8-v8-m7": dict(dtype="int8", rows=8, m_tile=32, window=(2, 2, 2), window_vectors=64,
                        matchers=7, position_bits=9),
+    "fp16-v4-m1": dict(dtype="fp16", rows=4, m_tile=32, window=(2, 2, 2), window_vectors=64,
+                       matchers=1, position_bits=9),
+    "fp16-v8-m3": dict(dtype="fp16", rows=8, m_tile=32, window=(2, 2, 2), window_vectors=64,
+                       matchers=3, position_bits=9),
 }
 
 
