@@ -59,8 +59,9 @@ class ScatterAccumulator(wiring.Component):
 
     Timing
     ------
-    Scatter of a slice: ``ceil(tokens / lanes)`` cycles plus a pipeline drain of
-    ``add_latency + 2`` cycles; it starts once the slice's last partial sum arrived. The
+    Scatter of a slice: ``ceil(tokens / lanes)`` cycles; it starts once the slice's last
+    partial sum arrived. Consecutive slices follow without a bubble when a slice has more
+    than ``add_latency + 2`` beats; shorter slices wait for the pipeline to drain. The
     output phase takes ``tokens`` cycles plus 2 under no back-pressure.
     """
 
@@ -154,6 +155,12 @@ class ScatterAccumulator(wiring.Component):
             out_fifo.r_en.eq(self.out.ready),
         ]
 
+        # A slice of more beats than the read-add-write pipeline is deep can follow the
+        # previous one without a bubble: its first beat re-reads a row written long before.
+        long_slice = Signal()
+        no_hazard = Signal()
+        m.d.comb += [long_slice.eq(beats > self.drain_cycles),
+                     no_hazard.eq(long_slice | (in_flight == 0))]
         map_beat_ok = Signal()          # a map beat is accepted this cycle
         read_issue = Signal()           # output phase: a tile row read is issued this cycle
         read_pending = Signal()         # ... and its data arrives this cycle
@@ -174,7 +181,7 @@ class ScatterAccumulator(wiring.Component):
                         m.d.sync += flag(ScatterError.BAD_TOKENS)
                     m.next = "SCATTER"
             with m.State("WAIT_SLICE"):
-                with m.If(full.bit_select(scatter_bank, 1) & (in_flight == 0)):
+                with m.If(full.bit_select(scatter_bank, 1) & no_hazard):
                     m.next = "SCATTER"
             with m.State("SCATTER"):
                 m.d.comb += [self.maps.ready.eq(1), map_beat_ok.eq(self.maps.valid)]
@@ -190,7 +197,7 @@ class ScatterAccumulator(wiring.Component):
                         m.d.sync += full.bit_select(scatter_bank, 1).eq(0)
                         with m.If(slice_index == slices - 1):
                             m.next = "DRAIN"
-                        with m.Else():
+                        with m.Elif(~full.bit_select(~scatter_bank, 1) | ~long_slice):
                             m.next = "WAIT_SLICE"
             with m.State("DRAIN"):
                 with m.If(in_flight == 0):

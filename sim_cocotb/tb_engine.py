@@ -21,7 +21,7 @@ from sim_cocotb.streams import (StreamSink, StreamSource, pack, pack_tile_vector
                                 unpack_tile_vector)
 from sim_cocotb.tb_scatter import ScatterTB
 
-GEOMETRY = "tiny"
+DEFAULT_GEOMETRY = "tiny"
 FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.3)]
 
 
@@ -35,8 +35,8 @@ def to_operands(arith, x, scale):
 class Workload:
     """One tile of concentrated input: per K-slice unique vectors and maps, dense rows too."""
 
-    def __init__(self, arith, rows, slices, m_tile, seed):
-        geometry = GEOMETRIES[GEOMETRY]
+    def __init__(self, arith, rows, slices, m_tile, seed, geometry=DEFAULT_GEOMETRY):
+        geometry = GEOMETRIES[geometry]
         x = video_tokens(geometry, rows * slices, seed=seed)
         scale = 127 / np.abs(x).max()
         result = similarity_concentration(x, frame_stride=geometry.frame_stride,
@@ -59,7 +59,8 @@ class EngineTB(ScatterTB):
         super().__init__(dut, test_id)
         params, seed = tb_params()
         self.rows, self.slices = params["rows"], params["slices"]
-        self.workload = Workload(self.arith, self.rows, self.slices, self.m_tile, seed)
+        self.workload = Workload(self.arith, self.rows, self.slices, self.m_tile, seed,
+                                 params.get("geometry", DEFAULT_GEOMETRY))
 
     async def reset(self):
         self.dut.acts__valid.value = 0
@@ -87,8 +88,11 @@ class EngineTB(ScatterTB):
                     for k, w in enumerate(tiles))
         return 1, max(int(np.abs(dense).max()) // 127, 1).bit_length()
 
-    async def run_tile(self, *, dense, idle=0.0, stall=0.0):
-        """One output tile; returns (output rows, golden rows, tiles, scale)."""
+    async def run_tile(self, *, dense, idle=0.0, stall=0.0, uniques=None, maps=None):
+        """One output tile, checked; returns (weight tiles, scale, unique vectors).
+
+        ``uniques``/``maps`` override the workload's concentrated input.
+        """
         w = self.workload
         tiles = [self.arith.random_operands(self.rng, (self.rows, self.cols))
                  for _ in range(self.slices)]
@@ -97,7 +101,7 @@ class EngineTB(ScatterTB):
             uniques = [w.dense[:, k * self.rows:(k + 1) * self.rows]
                        for k in range(self.slices)]
             maps = [np.arange(w.tokens)] * self.slices
-        else:
+        elif uniques is None:
             uniques, maps = w.uniques, w.maps
         for name, value in (("dense", int(dense)), ("tokens", w.tokens),
                             ("slices", self.slices), ("multiplier", multiplier),
