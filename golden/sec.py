@@ -244,19 +244,16 @@ def topk_select(importance, k, sort_width) -> SortResult:
 def sorter_cycles(count, k, sort_width, selected):
     """Cycles of ``TopKSorter`` from its first importance beat to its last index beat.
 
-    With a back-to-back importance source (one token per cycle, the analyzer's rate) and no
-    back-pressure:
+    For an importance source at one token per cycle (the analyzer's rate) and a consumer that
+    is always ready::
 
-    ``P * M``        P = ceil(k / a) passes of M tokens, back to back
-    ``+ r``          per-bit writes of the final pass's r = k - (P - 1) * a chain entries
-    ``+ W``          mask walk: one cycle per mask word with no selected token plus one per
-                     selected token, W = sum over words of max(1, selected in word)
-    ``+ 2``          read of the first mask word and the final (``last``) beat
-    ``+ (P == 1 and k > a)`` one cycle to request pass 2 when pass 1 cannot know early
+        P*M + r + k + E + 3
 
-    (For pass 1, the need for pass 2 is known once more than ``a`` tokens arrived, so only the
-    case M <= a < k pays the extra cycle — where P is 1 anyway; the term is kept for
-    exactness.)
+    ``P*M``  the ``P = ceil(k/a)`` passes of M tokens, back to back (the published cost);
+    ``r``    per-bit mask writes of the final pass's ``r = k - (P-1)*a`` chain entries;
+    ``k + E`` the mask walk: one cycle per selected token plus one per mask word without a
+             selected token, not counting the last word (``E`` such words);
+    ``3``    the first mask read, the closing beat, and the output register.
 
     Parameters
     ----------
@@ -267,15 +264,15 @@ def sorter_cycles(count, k, sort_width, selected):
     sort_width : int
         a.
     selected : array_like
-        The selected indices (their word occupancy sets W).
+        The selected indices (which mask words are empty).
     """
     passes = -(-k // sort_width)
     remaining = k - (passes - 1) * sort_width
     words = -(-count // sort_width)
     occupancy = np.bincount(np.asarray(selected, dtype=np.int64) // sort_width,
                             minlength=words)
-    walk = int(np.maximum(occupancy, 1).sum())
-    return passes * count + remaining + walk + 2
+    empty = int(np.sum(occupancy[:words - 1] == 0))
+    return passes * count + remaining + k + empty + 3
 
 
 def published_sorter_cycles(count, k, sort_width):
