@@ -2,14 +2,17 @@
 
 import pytest
 
-from rtl.arith import get_format
+from rtl.arith import Fp16Format, get_format
 from rtl.systolic_array import SystolicArray
 from sim_cocotb.runner import run_testbench
 
 pytestmark = pytest.mark.array
 
 SHAPES = [(2, 2), (4, 4), (4, 8), (8, 8)]
-DTYPES = ["int8"]
+DTYPES = ["int8", "fp16"]
+# fp16 with other unit pipeline depths (mul_latency, add_latency) than the default (1, 2):
+# the array must be correct for any latency of its arithmetic.
+FP16_PIPELINES = [(2, 3), (1, 1)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -18,4 +21,14 @@ def test_systolic_array(dtype, rows, cols, seed, test_dir):
     dut = SystolicArray(get_format(dtype), rows=rows, cols=cols)
     run_testbench(dut, "focus_systolic_array", "sim_cocotb.tb_array",
                   params={"dtype": dtype, "rows": rows, "cols": cols},
+                  seed=seed, test_dir=test_dir)
+
+
+@pytest.mark.parametrize("mul_latency,add_latency", FP16_PIPELINES,
+                         ids=[f"mul{m}-add{a}" for m, a in FP16_PIPELINES])
+def test_systolic_array_fp16_pipelines(mul_latency, add_latency, seed, test_dir):
+    fmt = Fp16Format(mul_latency=mul_latency, add_latency=add_latency)
+    dut = SystolicArray(fmt, rows=4, cols=4)
+    run_testbench(dut, "focus_systolic_array", "sim_cocotb.tb_array",
+                  params={"dtype": "fp16", "rows": 4, "cols": 4},
                   seed=seed, test_dir=test_dir)
