@@ -69,6 +69,7 @@ class Fp16Arith:
     name = "fp16"
     operand_width = 16
     accumulator_width = 32
+    output_width = 16
     signed = False
     accumulator_zero = 0
     #: The largest finite binary16 number, 65504 (its complement ``-x - 1`` is -2**-14).
@@ -81,6 +82,11 @@ class Fp16Arith:
     @staticmethod
     def add(x, y):
         return fp.fp32_add(x, y)
+
+    @staticmethod
+    def convert_output(x, *, multiplier=1, shift=0):
+        """Finished binary32 accumulators to binary16 (RNE); the int8 scale is unused."""
+        return fp.fp32_to_fp16(x)
 
     @staticmethod
     def random_operands(rng, shape):

@@ -62,10 +62,12 @@ async def random_rows_every_flow_pattern(dut):
     await tb.reset()
     for idle, stall in FLOW_PATTERNS:
         values = tb.arith.random_accumulators(tb.rng, (200, tb.cols))
-        multiplier = int(tb.rng.integers(1, 1 << 16))
-        # a shift that maps the values onto about [-256, 256]: rounding and saturation both occur
-        shift = max(int(np.abs(values).max()) * multiplier, 1).bit_length() - 8
-        scale = (multiplier, shift)
+        scale = (1, 0)
+        if tb.arith.name == "int8":
+            multiplier = int(tb.rng.integers(1, 1 << 16))
+            # a shift mapping the values onto about [-256, 256]: rounding and saturation occur
+            shift = max(int(np.abs(values).max()) * multiplier, 1).bit_length() - 8
+            scale = (multiplier, shift)
         await tb.convert(values, multiplier=scale[0], shift=scale[1], idle=idle, stall=stall)
 
 

@@ -9,7 +9,7 @@ from sim_cocotb.runner import run_testbench
 pytestmark = pytest.mark.engine
 
 
-@pytest.mark.parametrize("dtype", ["int8"])
+@pytest.mark.parametrize("dtype", ["int8", "fp16"])
 def test_output_converter(dtype, seed, test_dir):
     cols = 4
     run_testbench(OutputConverter(get_format(dtype), cols=cols), "focus_output_converter",

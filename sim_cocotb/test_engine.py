@@ -9,7 +9,7 @@ from sim_cocotb.runner import run_testbench
 pytestmark = pytest.mark.engine
 
 # dtype, rows (= V), cols, m_tile, scatter lanes, K-slices
-CASES = [("int8", 4, 4, 32, 2, 4)]
+CASES = [("int8", 4, 4, 32, 2, 4), ("fp16", 4, 4, 32, 2, 4)]
 
 
 @pytest.mark.parametrize("dtype,rows,cols,m_tile,lanes,slices", CASES,

@@ -5,6 +5,7 @@ from amaranth.hdl import unsigned
 from .format import ArithmeticFormat
 from .fp_adder import Fp32Adder
 from .fp_common import check_latency
+from .fp_convert import Fp32ToFp16
 from .fp_multiplier import Fp16Multiplier
 
 
@@ -28,6 +29,7 @@ class Fp16Format(ArithmeticFormat):
     operand_shape = unsigned(16)
     accumulator_shape = unsigned(32)
     accumulator_zero = 0
+    output_shape = unsigned(16)
 
     def __init__(self, *, mul_latency=1, add_latency=2):
         check_latency("Fp16Multiplier", mul_latency, Fp16Multiplier.CUTS)
@@ -46,6 +48,10 @@ class Fp16Format(ArithmeticFormat):
         m.submodules[_free_name(m, "fp_add")] = unit
         m.d.comb += [unit.en.eq(en), unit.a.eq(a), unit.b.eq(b)]
         return unit.sum
+
+    def output_converter(self):
+        """binary32 -> binary16, round to nearest even (1 cycle)."""
+        return Fp32ToFp16(latency=1)
 
     def __repr__(self):
         return (f"Fp16Format(mul_latency={self.mul_latency}, "
