@@ -3,9 +3,11 @@
 import dataclasses
 
 from rtl.arith import get_format
+from rtl.focus_engine import FocusEngine
 from rtl.importance_analyzer import ImportanceAnalyzer
 from rtl.offset_decoder import OffsetDecoder
 from rtl.offset_encoder import OffsetEncoder
+from rtl.scatter_accumulator import ScatterAccumulator
 from rtl.semantic_concentrator import SemanticConcentrator
 from rtl.systolic_array import SystolicArray
 from rtl.topk_sorter import TopKSorter
@@ -25,6 +27,14 @@ BLOCKS = [
     Block("systolic_array", "focus_systolic_array",
           lambda cfg: SystolicArray(get_format(cfg.dtype), rows=cfg.rows, cols=cfg.cols),
           "weight-stationary rows x cols array, double-buffered weights"),
+    Block("scatter_accumulator", "focus_scatter_accumulator",
+          lambda cfg: ScatterAccumulator(get_format(cfg.dtype), cols=cfg.cols,
+                                         m_tile=cfg.m_tile, lanes=cfg.scatter_lanes),
+          "adds unique-vector partial sums into every mapped token row, over all K-slices"),
+    Block("focus_engine", "focus_engine",
+          lambda cfg: FocusEngine(get_format(cfg.dtype), rows=cfg.rows, cols=cfg.cols,
+                                  m_tile=cfg.m_tile, lanes=cfg.scatter_lanes),
+          "top level: array -> scatter accumulator -> output conversion, dense/concentrated"),
     Block("importance_analyzer", "focus_importance_analyzer",
           lambda cfg: ImportanceAnalyzer(dtype=cfg.dtype, sort_width=cfg.sort_width,
                                          max_tokens=cfg.max_tokens),

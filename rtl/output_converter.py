@@ -32,7 +32,7 @@ class OutputConverter(wiring.Component):
 
     def __init__(self, fmt, *, cols):
         self.fmt, self.cols = fmt, cols
-        self.latency = fmt.output_converter().latency + 1
+        self.latency = fmt.output_latency + 1
         super().__init__({
             "i": In(stream.Signature(tile_vector(fmt.accumulator_shape, cols))),
             "o": Out(stream.Signature(tile_vector(fmt.output_shape, cols))),
@@ -51,6 +51,7 @@ class OutputConverter(wiring.Component):
         latency = self.latency - 1
         for c in range(self.cols):
             unit = m.submodules[f"convert{c}"] = self.fmt.output_converter()
+            assert unit.latency == latency, "format's output_latency disagrees with its unit"
             m.d.comb += [unit.en.eq(advance), unit.a.eq(self.i.payload.data[c]),
                          row.data[c].eq(unit.result)]
             if hasattr(unit, "multiplier"):

@@ -30,6 +30,8 @@ class ArithmeticFormat:
         Ticks from addends to sum (at least 1: the partial-sum register of a PE).
     output_shape : Shape
         Shape of a finished output element (the next layer's operand format).
+    output_latency : int
+        Ticks of the unit :meth:`output_converter` returns.
     """
 
     name: str

@@ -30,6 +30,7 @@ class Fp16Format(ArithmeticFormat):
     accumulator_shape = unsigned(32)
     accumulator_zero = 0
     output_shape = unsigned(16)
+    output_latency = 1
 
     def __init__(self, *, mul_latency=1, add_latency=2):
         check_latency("Fp16Multiplier", mul_latency, Fp16Multiplier.CUTS)
@@ -51,7 +52,7 @@ class Fp16Format(ArithmeticFormat):
 
     def output_converter(self):
         """binary32 -> binary16, round to nearest even (1 cycle)."""
-        return Fp32ToFp16(latency=1)
+        return Fp32ToFp16(latency=self.output_latency)
 
     def __repr__(self):
         return (f"Fp16Format(mul_latency={self.mul_latency}, "

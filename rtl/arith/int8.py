@@ -20,6 +20,7 @@ class Int8Format(ArithmeticFormat):
     mul_latency = 0
     add_latency = 1
     output_shape = signed(8)
+    output_latency = Requantizer.latency
 
     def multiply(self, m, a, b, en):
         return (a.as_signed() * b.as_signed())[:16].as_signed()
