@@ -9,6 +9,7 @@ from rtl.offset_decoder import OffsetDecoder
 from rtl.offset_encoder import OffsetEncoder
 from rtl.scatter_accumulator import ScatterAccumulator
 from rtl.semantic_concentrator import SemanticConcentrator
+from rtl.similarity_gather import SimilarityGather
 from rtl.systolic_array import SystolicArray
 from rtl.topk_sorter import TopKSorter
 
@@ -54,4 +55,6 @@ BLOCKS = [
                                            max_tokens=cfg.max_tokens,
                                            offset_bits=cfg.offset_bits),
           "SEC top: analyzer -> sorter -> offset encoder"),
+    Block("similarity_gather", "focus_similarity_gather", SimilarityGather.from_config,
+          "SIC gather of one tile slot: layouter, similarity matcher(s), collector"),
 ]

@@ -78,11 +78,11 @@ class Collector(wiring.Component):
         self.m_tile = m_tile
         self.key_depth = key_depth
         operand = numbers.fmt.operand_shape
-        self.entry = data.StructLayout({
-            "sums": data.ArrayLayout(numbers.sum_shape, vector_size),
-            "specials": data.ArrayLayout(numbers.special_bits, vector_size),
-            "count": range(m_tile + 1),
-        })
+        fields = {"sums": data.ArrayLayout(numbers.sum_shape, vector_size),
+                  "count": range(m_tile + 1)}
+        if numbers.special_bits:
+            fields["specials"] = data.ArrayLayout(numbers.special_bits, vector_size)
+        self.entry = data.StructLayout(fields)
         super().__init__({
             "keys": In(stream.Signature(data.ArrayLayout(operand, vector_size),
                                         always_ready=True)),
@@ -177,13 +177,12 @@ class Collector(wiring.Component):
         updated = Signal(self.entry)
         for lane in range(size):
             value = numbers.fixed(m, key[lane])
-            special = numbers.special_code(key[lane])
-            m.d.comb += [
-                updated.sums[lane].eq(Mux(z2_opens, value,
-                                          current.sums[lane].as_signed() + value)),
-                updated.specials[lane].eq(Mux(z2_opens, special,
-                                              current.specials[lane] | special)),
-            ]
+            m.d.comb += updated.sums[lane].eq(Mux(z2_opens, value,
+                                                  current.sums[lane].as_signed() + value))
+            if numbers.special_bits:
+                special = numbers.special_code(key[lane])
+                m.d.comb += updated.specials[lane].eq(
+                    Mux(z2_opens, special, current.specials[lane] | special))
         m.d.comb += updated.count.eq(Mux(z2_opens, 1, current.count + 1))
         m.d.comb += [
             table_write.addr.eq(z2_code),
@@ -243,9 +242,10 @@ class Collector(wiring.Component):
         m.d.comb += [
             mean.en.eq(unique_advance),
             mean.sums.eq(current.sums),
-            mean.specials.eq(current.specials),
             mean.count.eq(current.count),
         ]
+        if numbers.special_bits:
+            m.d.comb += mean.specials.eq(current.specials)
         markers = data.StructLayout({"valid": 1, "first": 1, "last": 1})
         issued = Signal(markers)
         m.d.comb += [

@@ -212,9 +212,19 @@ class Layouter(wiring.Component):
             m.d.comb += new_slot.eq(0)
         # Slots strictly between the previous key's slot and the new one (cyclically).
         hole = Signal(depth)
+        top = (1 << slot_bits) - 1
+
+        def below(value, j):      # value < j, without comparisons that are constant
+            return value < j if j > 0 else Const(0, 1)
+
+        def above(value, j):      # value > j
+            return value > j if j < top else Const(0, 1)
+
         for j in range(depth):
-            straight = (previous_slot < j) & (j < new_slot)
-            wrapped = (previous_slot > new_slot) & ((j > previous_slot) | (j < new_slot))
+            after_previous = below(previous_slot, j)      # previous slot < j
+            before_new = above(new_slot, j)               # j < new slot
+            straight = after_previous & before_new
+            wrapped = (previous_slot > new_slot) & (after_previous | before_new)
             m.d.comb += hole[j].eq(straight | wrapped)
         remaining = Signal(depth)                        # flags the new key's candidates see
         m.d.comb += remaining.eq(Mux(restart, 0, valid & ~hole))

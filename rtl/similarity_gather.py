@@ -141,6 +141,47 @@ class SimilarityGather(wiring.Component):
                                     slot_bits=self._layouter.slot_bits, m_tile=m_tile,
                                     key_depth=in_flight)
 
+    @classmethod
+    def from_config(cls, config):
+        """The unit of a ``gen.config.FocusConfig``: V = ``rows``, positions below
+        ``max_tokens``."""
+        from .arith import get_format
+        return cls(get_format(config.dtype), vector_size=config.rows, m_tile=config.m_tile,
+                   window=config.window, window_vectors=config.window_vectors,
+                   matchers=config.matchers,
+                   position_bits=max(1, (config.max_tokens - 1).bit_length()))
+
+    def register_errors(self, *, frame_stride, row_stride, theta2, tile_length):
+        """Why the hardware would raise its error flag for these runtime registers.
+
+        The Python side of the runtime check: an empty list means the registers are fine.
+        """
+        errors = []
+        for name, value, bits in (("frame_stride", frame_stride, self.position_bits),
+                                  ("row_stride", row_stride, self.position_bits),
+                                  ("theta2", theta2, THETA_BITS)):
+            if not 0 <= value < 1 << bits:
+                errors.append(f"{name} {value} does not fit the {bits}-bit register")
+        frames, rows, cols = self.window
+        if frames > 1 and frame_stride < 1:
+            errors.append(f"frame stride {frame_stride} must be >= 1 for window {self.window}")
+        if rows > 1 and row_stride < 1:
+            errors.append(f"row stride {row_stride} must be >= 1 for window {self.window}")
+        span = (frames - 1) * frame_stride + (rows - 1) * row_stride + cols
+        if span > self.window_vectors:
+            errors.append(f"window {self.window} with frame stride {frame_stride} and row "
+                          f"stride {row_stride} spans {span} positions; the layouter holds "
+                          f"window_vectors = {self.window_vectors}")
+        if not 1 <= tile_length <= self.m_tile:
+            errors.append(f"tile length {tile_length} must be in [1, m_tile = {self.m_tile}]")
+        return errors
+
+    def check_registers(self, **registers):
+        """Raise ``ValueError`` with every reason the runtime registers are unusable."""
+        errors = self.register_errors(**registers)
+        if errors:
+            raise ValueError("SimilarityGather: " + "; ".join(errors))
+
     @property
     def beats_per_key(self):
         """Cycles per key: ``ceil(C / matchers)``."""

@@ -37,6 +37,7 @@ class RoundedMean(wiring.Component):
         Exact group sums.
     specials : In(ArrayLayout(numbers.special_bits, lanes))
         Special-value codes (fp16 infinities / NaN of singleton groups), passed through.
+        Absent when the format has none (int8).
     count : In(range(m_tile + 1))
         Members of the group, >= 1.
     mean : Out(ArrayLayout(operand, lanes))
@@ -49,13 +50,15 @@ class RoundedMean(wiring.Component):
         self.numbers = numbers
         self.lanes = lanes
         self.m_tile = m_tile
-        super().__init__({
+        ports = {
             "en": In(1),
             "sums": In(data.ArrayLayout(numbers.sum_shape, lanes)),
-            "specials": In(data.ArrayLayout(numbers.special_bits, lanes)),
             "count": In(range(m_tile + 1)),
             "mean": Out(data.ArrayLayout(numbers.fmt.operand_shape, lanes)),
-        })
+        }
+        if numbers.special_bits:
+            ports["specials"] = In(data.ArrayLayout(numbers.special_bits, lanes))
+        super().__init__(ports)
 
     @property
     def stages(self):
@@ -118,7 +121,8 @@ class RoundedMean(wiring.Component):
                 "quotient": Signal(quotient_bits, name=f"quotient{lane}_s0"),
                 "scale": register(scale, f"scale{lane}_s0") if numbers.scaled else 0,
                 "sticky": register(lost, f"sticky{lane}_s0"),
-                "special": register(self.specials[lane], f"special{lane}_s0"),
+                "special": (register(self.specials[lane], f"special{lane}_s0")
+                            if numbers.special_bits else 0),
             })
         count = register(self.count, "count_s0")
 
@@ -134,10 +138,9 @@ class RoundedMean(wiring.Component):
                     remainder = Mux(fits, remainder - divisor, remainder)
                     quotient = quotient | (fits << bit)
                 state.update({
-                    key: register(value, f"{key}{lane}_s{stage + 1}")
-                    for key, value in (("negative", state["negative"]),
-                                       ("sticky", state["sticky"]),
-                                       ("special", state["special"]))})
+                    key: register(state[key], f"{key}{lane}_s{stage + 1}")
+                    for key in ("negative", "sticky", "special")
+                    if not isinstance(state[key], int)})
                 state["remainder"] = register(remainder[:len(state["remainder"])],
                                               f"remainder{lane}_s{stage + 1}")
                 state["quotient"] = register(quotient[:quotient_bits],
