@@ -8,27 +8,29 @@ blocks whose inputs did not change since the last run are not synthesized again.
 """
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
-
-from amaranth.back import verilog
+from unittest import mock
 
 from gen.blocks import BLOCKS
-from gen.cli import generate
+from gen import cli as gen_cli
 from gen.config import get_config
 from rtl.arith import FORMATS, get_format
-from rtl.processing_element import ProcessingElement
 
 from . import flow
-from .categories import missing_categories
+from .blackbox import (pe_definition, pe_definitions, pe_module_name,
+                       processing_elements_as_instances)
+from .categories import containment, missing_categories, roles
 from .liberty import read_liberty
 from .report import Report, comparison, measure, write
 from .tools import ToolError, default_liberty, sta_command, tool_version, yosys_command
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="python -m synth", description=__doc__.split("\n")[0])
+def parser():
+    parser = argparse.ArgumentParser(prog="python -m synth",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("area", "timing"))
     parser.add_argument("--config", default="paper", help="named configuration (default paper)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -46,6 +48,11 @@ def _parser():
                         help="loads per driver before a buffer tree is added for timing")
     parser.add_argument("--sram-um2-per-bit", type=float, default=11.9,
                         help="SRAM area estimate per bit (default 11.9, see report)")
+    parser.add_argument("--real-pes", action="store_true",
+                        help="hierarchical, but elaborate every PE in Amaranth (slow for "
+                             "large fp16 arrays; exact edge PEs)")
+    parser.add_argument("--blocks", metavar="NAME,...",
+                        help="synthesize only these blocks (the others are listed as skipped)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the per-format processing element comparison")
     return parser
@@ -67,17 +74,50 @@ def _liberty(args):
     return read_liberty(Path(path).resolve())
 
 
-def _reference_pes(out_dir):
-    """Write one standalone ProcessingElement per registered format: ``[(name, top, path)]``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _reference_pes():
+    """One standalone ProcessingElement per registered format: ``[(name, top, verilog)]``."""
     pes = []
     for dtype in sorted(FORMATS):
-        name, top = f"pe_{dtype}", f"focus_pe_{dtype}"
-        path = out_dir / f"{name}.v"
-        path.write_text(verilog.convert(ProcessingElement(get_format(dtype)), name=top,
-                                        emit_src=False))
-        pes.append((name, top, path))
+        fmt = get_format(dtype)
+        pes.append((f"pe_{dtype}", pe_module_name(fmt), pe_definition(fmt)))
     return pes
+
+
+def _generate(config, label, out, *, wanted, instance_pes):
+    """Run the generator on the ``wanted`` blocks into ``out/verilog``.
+
+    Returns
+    -------
+    manifest : dict
+    texts : dict
+        Block name -> Verilog to synthesize (with the PE module definitions it needs).
+    """
+    directory = out / "verilog"
+    selected = [block for block in BLOCKS if block.name in wanted]
+    with contextlib.ExitStack() as stack:
+        # gen.cli.generate has no block filter; narrow the list it iterates over.
+        stack.enter_context(mock.patch.object(gen_cli, "BLOCKS", selected))
+        formats = (stack.enter_context(processing_elements_as_instances())
+                   if instance_pes else {})
+        manifest = gen_cli.generate(config, directory, config_name=label, log=print)
+    texts = {}
+    for entry in manifest["files"]:
+        text = (directory / entry["file"]).read_text()
+        texts[entry["block"]] = text + pe_definitions(text, formats)
+    return manifest, texts
+
+
+def _wanted_blocks(blocks):
+    """Block names selected by ``--blocks`` (all of :data:`BLOCKS` when not given)."""
+    known = [block.name for block in BLOCKS]
+    if not blocks:
+        return known
+    wanted = [name.strip() for name in blocks.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise ValueError(f"--blocks: unknown block(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(known)}")
+    return wanted
 
 
 def _clock_port(ports):
@@ -93,6 +133,7 @@ def run_flow(args):
     """Run the flow for parsed ``args``; returns the :class:`Report`."""
     started = time.perf_counter()
     config = get_config(args.config).with_overrides(args.set)
+    wanted = _wanted_blocks(args.blocks)
     label = args.config + (f"-{config.hash}" if args.set else "")
     out = args.out or Path("build") / "synth" / (label + ("-full" if args.full else ""))
     out.mkdir(parents=True, exist_ok=True)
@@ -112,24 +153,30 @@ def run_flow(args):
     print(f"synth {args.command} {label}: {tools['yosys']}; "
           f"{library.path if library else 'no liberty'}; output {out}")
 
-    manifest = generate(config, out / "verilog", config_name=label, log=print)
+    manifest, texts = _generate(config, label, out, wanted=wanted,
+                                instance_pes=not (args.full or args.real_pes))
+    entries = manifest["files"]
     blocks, clocks = [], {}
-    for entry in manifest["files"]:
+    for entry in entries:
         blocks.append(flow.synthesize(entry["block"], entry["top"], entry["description"],
-                                      out / "verilog" / entry["file"], out / entry["block"],
+                                      texts[entry["block"]], out / entry["block"],
                                       options, yosys_version=tools["yosys"]))
         clocks[entry["block"]] = _clock_port(entry["ports"])
     references = []
     if not args.no_reference:
-        for name, top, path in _reference_pes(out / "reference"):
+        for name, top, text in _reference_pes():
             references.append(flow.synthesize(name, top, "standalone processing element",
-                                              path, out / "reference" / name, options,
+                                              text, out / "reference" / name, options,
                                               yosys_version=tools["yosys"]))
+    names = [b.name for b in blocks]
+    contains = containment({b.name: b.build(config) for b in BLOCKS if b.name in names})
     if timing:
         _time_all(blocks + references, options, clocks)
-    report = Report(label, config, options, blocks, references,
-                    missing_categories([b.name for b in blocks]), tools,
-                    time.perf_counter() - started, timing)
+    generated = [block.name for block in BLOCKS]
+    report = Report(label, config, options, blocks, references, missing_categories(generated),
+                    tools, time.perf_counter() - started, timing, roles(names, contains),
+                    contains, instance_pes=not (args.full or args.real_pes),
+                    skipped=[name for name in generated if name not in names])
     paths = write(report, out)
     _summary(report, paths)
     return report
@@ -151,7 +198,7 @@ def _summary(report, paths):
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         run_flow(args)
     except (ValueError, NotImplementedError, ToolError) as error:

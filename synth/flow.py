@@ -128,7 +128,10 @@ class BlockResult:
         if self.mapped is None:
             return None
         return self._weighted(self.mapped, lambda c, n: self._leaf_area(c, n)
-                              if self.library.cells[c].sequential else 0.0)
+                              if self._is_sequential(c) else 0.0)
+
+    def _is_sequential(self, cell):
+        return not _is_sram(cell) and self.library.cells[cell].sequential
 
     def _leaf_area(self, cell, n):
         if _is_sram(cell):
@@ -197,7 +200,7 @@ def _prepare(workdir, rtl, options):
             ys.abc_constraints(library.strongest_buffer().name, options.output_load_pf))
 
 
-def synthesize(name, module, description, rtl_path, workdir, options, *, yosys_version,
+def synthesize(name, module, description, rtl, workdir, options, *, yosys_version,
                log=print):
     """Run Yosys on one block and read its statistics.
 
@@ -205,8 +208,8 @@ def synthesize(name, module, description, rtl_path, workdir, options, *, yosys_v
     ----------
     name, module, description : str
         Block name, top module, description.
-    rtl_path : Path
-        Generated Verilog.
+    rtl : str
+        Generated Verilog (all modules the top needs).
     workdir : Path
         The block's work directory (created).
     options : Options
@@ -217,7 +220,6 @@ def synthesize(name, module, description, rtl_path, workdir, options, *, yosys_v
     -------
     BlockResult
     """
-    rtl = Path(rtl_path).read_text()
     classes = {}
     if not options.full:
         rtl, classes = nl.dedupe_modules(rtl)

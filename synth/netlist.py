@@ -62,7 +62,8 @@ def _rename_instances(text, mapping):
         target = mapping.get(_strip_escape(match.group(2)))
         if target is None:
             return match.group(0)
-        escaped = "\\" + target + " " if not re.fullmatch(r"[A-Za-z_][\w]*", target) else target
+        # group 3 (at least one blank) terminates an escaped identifier
+        escaped = target if re.fullmatch(r"[A-Za-z_]\w*", target) else "\\" + target
         return match.group(1) + escaped + match.group(3) + match.group(4) + match.group(5)
     return "\n".join(_INSTANCE_LINE_RE.sub(rename, line) for line in text.split("\n"))
 
@@ -251,8 +252,8 @@ def _buffer_net(module, root, loads, library, buffer_cell, max_fanout, counter):
         counter[0] += 1
         buffers += 1
         new_lines.append(f"  wire {net};")
-        new_lines.append(f"  {buffer_cell} focus_fanout_buf_{counter[0]} "
-                         f"(.{pin_in}({source}), .{pin_out}({net}));")
+        new_lines.extend([f"  {buffer_cell} focus_fanout_buf_{counter[0]} (",
+                          f"    .{pin_in}({source}),", f"    .{pin_out}({net})", "  );"])
         return net
 
     def drive(group, source):

@@ -20,7 +20,8 @@ PUBLISHED = {
 PUBLISHED["focus_with_sram_pct"] = 100.0 * (
     PUBLISHED["focus_logic_mm2"] + PUBLISHED["importance_buffer_mm2"]) / PUBLISHED["array_mm2"]
 
-CSV_FIELDS = ["config", "block", "category", "status", "std_cell_area_um2", "share_pct",
+CSV_FIELDS = ["config", "block", "category", "status", "role", "std_cell_area_um2",
+              "share_pct",
               "flip_flop_area_um2", "flip_flops", "generic_cells", "transistors",
               "sram_bits", "sram_area_est_um2", "critical_path_ns", "fmax_mhz",
               "yosys_seconds"]
@@ -39,6 +40,10 @@ class Report:
     tools: dict
     seconds: float
     timing: bool
+    roles: dict = dataclasses.field(default_factory=dict)
+    contains: dict = dataclasses.field(default_factory=dict)
+    instance_pes: bool = False
+    skipped: list = dataclasses.field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -50,12 +55,16 @@ def measure(block):
     return area if area is not None else float(block.logic_transistors())
 
 
+def role(report, block):
+    return report.roles.get(block.name, "counted")
+
+
 def _counted(report):
-    return [b for b in report.blocks if not categorise(b.name).contains_others]
+    return [b for b in report.blocks if role(report, b) == "counted"]
 
 
 def share_pct(report, block):
-    if categorise(block.name).contains_others:
+    if role(report, block) != "counted":
         return None
     total = sum(measure(b) for b in _counted(report))
     return 100.0 * measure(block) / total if total else None
@@ -68,8 +77,9 @@ def sram_area(report, block):
 
 def comparison(report):
     """Focus logic vs array: ``dict`` of our figures (``None`` where a part is missing)."""
-    array = [b for b in report.blocks if categorise(b.name).key == "array"]
-    focus = [b for b in report.blocks if categorise(b.name).focus_logic]
+    counted = _counted(report)
+    array = [b for b in counted if categorise(b.name).key == "array"]
+    focus = [b for b in counted if categorise(b.name).focus_logic]
     result = {"array": sum(measure(b) for b in array) if array else None,
               "focus_logic": sum(measure(b) for b in focus) if focus else None,
               "focus_sram_bits": sum(b.sram_bits() for b in focus),
@@ -149,19 +159,25 @@ def _blocks_section(report):
     rows = []
     for block in report.blocks:
         category = categorise(block.name)
-        rows.append([f"`{block.name}`", category.title,
+        rows.append([f"`{block.name}`", category.title, role(report, block),
                      _num(block.cell_area()), _pct(share_pct(report, block)),
                      _num(block.flip_flops()), _num(block.generic_cells()),
                      _num(block.logic_transistors()), _num(block.sram_bits()),
                      _num(sram_area(report, block)) if block.sram_bits() else "-",
                      _seconds(block)])
+    for name in report.skipped:
+        rows.append([f"`{name}`", categorise(name).title, "skipped (--blocks)"]
+                    + ["-"] * 8)
     for category in report.missing:
-        rows.append(["-", category.title, f"not yet generated ({category.units})",
-                     "-", "-", "-", "-", "-", "-", "-"])
-    header = ["block", "category", "std-cell area um^2", f"share ({unit})", "flip-flops",
+        rows.append(["-", category.title, "not yet generated", category.units]
+                    + ["-"] * 7)
+    header = ["block", "category", "counted", "std-cell area um^2", f"share ({unit})",
+              "flip-flops",
               "generic cells", "transistors (CMOS est.)", "SRAM bits", "SRAM um^2 (est.)",
               "Yosys s"]
-    note = ("Shares exclude blocks that contain the others (the engine top level). "
+    note = ("Shares are of the sum of the counted blocks: a block that contains others of its "
+            "own category replaces them (it includes their glue); one that spans categories "
+            "(the engine) is listed but not summed. "
             "Transistors: Yosys `stat -tech cmos` on generic gates with flip-flops legalized "
             "to plain DFFs (16 T each); SRAM bits are counted separately"
             + ("" if all(b.transistors_exact() for b in report.blocks)
@@ -174,6 +190,8 @@ def _parts_section(report):
     unit = _unit(report)
     out = []
     for block in report.blocks:
+        if role(report, block).startswith("in "):
+            continue
         parts = block.parts()
         if not parts:
             continue
@@ -275,7 +293,8 @@ def _method_section(report):
                      "module, so Yosys/ABC may optimize across submodule boundaries.")
     else:
         merged = ", ".join(f"`{b.name}`: {sum(len(m) for m in b.classes.values())} modules -> "
-                           f"{len(b.classes)} distinct" for b in report.blocks)
+                           f"{len(b.classes)} distinct" for b in report.blocks
+                           if len(b.classes) < sum(len(m) for m in b.classes.values()))
         lines.append("- **Hierarchical** (default): Amaranth writes one Verilog module per "
                      "submodule instance (`pe_0_0` ... ); modules identical up to renaming are "
                      f"merged ({merged}), each distinct module is synthesized once with the "
@@ -284,6 +303,17 @@ def _method_section(report):
                      "instances x area(PE class) + the top module's own logic (skew/deskew "
                      "registers, weight-bank control, output skid buffer). Nothing is optimized "
                      "across module boundaries; `FULL=1` synthesizes flat instead.")
+        if report.instance_pes:
+            lines.append("- PEs as instances: the generator runs with every systolic-array PE "
+                         "built as an instance of one PE module (elaborated once from "
+                         "`ProcessingElement`), so paper-sized arrays elaborate in seconds. All "
+                         "PEs count as interior PEs (the top row's zero `psum_in` and the last "
+                         "column's unused `act_out` are not optimized away); `--real-pes` "
+                         "elaborates the real PEs instead.")
+    if report.contains:
+        lines.append("- Containment (from the component objects): " + "; ".join(
+            f"`{c}` contains {', '.join(f'`{p}`' for p in parts)}"
+            for c, parts in report.contains.items()) + ".")
     lines += [
         "- Yosys: `synth` (coarse, memories kept by `memory -nomap`), memories replaced by "
         "`focus_sram` blackboxes and counted as SRAM bits (never flattened into flip-flops), "
@@ -332,6 +362,7 @@ def csv_rows(report):
             "config": report.config_name, "block": block.name,
             "category": "reference" if reference else categorise(block.name).key,
             "status": "reference" if reference else "synthesized",
+            "role": "reference" if reference else role(report, block),
             "std_cell_area_um2": _csv(block.cell_area()),
             "share_pct": "" if reference else _csv(share_pct(report, block), 3),
             "flip_flop_area_um2": _csv(block.flop_area()),
@@ -341,6 +372,9 @@ def csv_rows(report):
             "critical_path_ns": _csv(timing.critical_ns if timing else None, 3),
             "fmax_mhz": _csv(timing.fmax_mhz if timing else None, 1),
             "yosys_seconds": f"{block.seconds:.1f}"})
+    for name in report.skipped:
+        rows.append({**{f: "" for f in CSV_FIELDS}, "config": report.config_name,
+                     "block": name, "category": categorise(name).key, "status": "skipped"})
     for category in report.missing:
         rows.append({**{f: "" for f in CSV_FIELDS}, "config": report.config_name,
                      "block": "", "category": category.key, "status": "not yet generated"})
@@ -355,7 +389,7 @@ def chart_rows(report):
     """Bars: each block, then its submodule parts (indented)."""
     unit = _unit(report)
     rows = []
-    for index, block in enumerate(report.blocks):
+    for index, block in enumerate(_counted(report)):
         total = measure(block)
         share = share_pct(report, block)
         rows.append((block.name, total, f"{total:,.0f} {unit}"

@@ -116,7 +116,7 @@ def synthesis_script(*, design, top, prefix, flatten=False, liberty=False, perio
         f"read_verilog -lib {SRAM_LIB_FILE}",
         f"hierarchy -check -top {top}",
         f"synth -top {top}{' -flatten' if flatten else ''} -run :fine",
-        f"tee -q -o {prefix}.memories.il dump t:$mem_v2",
+        f"dump -m -o {prefix}.memories.il t:$mem_v2",
         f"techmap -map {SRAM_MAP_FILE} t:$mem_v2",
         f"synth -top {top} -run fine:",
         f"tee -q -o {prefix}.generic.json stat -json",
@@ -206,10 +206,16 @@ class ModuleStats:
     transistors_complete: bool = True
 
 
+_HIERARCHY_LINE_RE = re.compile(r"^\s+[^\s\"{}\[\]]\S*\s+\d+\s*$")
+
+
 def read_stat_json(text):
     """``{module name: ModuleStats}`` from ``stat -json`` output (Yosys 0.23 ... 0.70)."""
-    start = text.find("{")
-    data = json.loads(text[start:])
+    # Yosys 0.23 prints the indented instance tree of nested hierarchies into the JSON; keep
+    # only JSON lines.
+    lines = [line for line in text[text.find("{"):].splitlines()
+             if not _HIERARCHY_LINE_RE.match(line)]
+    data = json.loads("\n".join(lines))
     stats = {}
     for name, entry in data.get("modules", {}).items():
         transistors = str(entry.get("estimated_num_transistors", "0"))
