@@ -72,7 +72,9 @@ class FocusConfig:
         if candidates < 1:
             raise ValueError(f"window {window} has no candidate neighbours; "
                              "at least one dimension must be 2 or more")
-        _check_int("window_vectors", self.window_vectors, window[2], 1 << 16)
+        # The smallest span any strides give is (bf-1) + (bh-1) + bw (FS = HS = 1); the
+        # runtime strides are checked by the SIC unit (error flag, check_registers).
+        _check_int("window_vectors", self.window_vectors, sum(window) - 2, 1 << 16)
         _check_int("matchers", self.matchers, 1, candidates)
         _check_int("scatter_lanes", self.scatter_lanes, 1, 64)
         _check_int("sort_width", self.sort_width, 1, 1024)
