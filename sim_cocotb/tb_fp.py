@@ -93,18 +93,22 @@ class UnitStream:
     def check(self, log):
         """Compare every sample with the golden model; return the number of vectors seen."""
         seen = set()
+        wrong = set()             # indices of vectors with at least one wrong sample
         failures = []
         for group, word in self.samples:
             got = _unpack_group(word, self.out_width, self.lanes)
             bad = np.flatnonzero(got != self.expected[group])
-            for lane in bad[:4]:
-                index = group * self.lanes + lane
-                ops = " ".join(f"{int(op[index]):#x}" for op in self.operands)
-                failures.append(f"{self.unit} vector {index}: {ops} -> rtl "
-                                f"{int(got[lane]):#x}, golden {int(self.expected[group][lane]):#x}")
+            for lane in bad:
+                index = group * self.lanes + int(lane)
+                wrong.add(index)
+                if len(failures) < 20:
+                    ops = " ".join(f"{int(op[index]):#x}" for op in self.operands)
+                    failures.append(f"{self.unit} vector {index}: {ops} -> rtl "
+                                    f"{int(got[lane]):#x}, golden "
+                                    f"{int(self.expected[group][lane]):#x}")
             seen.add(group)
-        assert not failures, (f"{self.unit}: {len(failures)}+ mismatches\n"
-                              + "\n".join(failures[:20]))
+        assert not failures, (f"{self.unit}: {len(wrong)} of {self.count} vectors mismatch\n"
+                              + "\n".join(failures))
         assert seen == set(range(self.groups)), \
             f"{self.unit}: outputs of {self.groups - len(seen)} groups never seen"
         log.info("%s: %d vectors, %d samples, 0 mismatches", self.unit, self.count,
