@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from amaranth.back import verilog
+from rtl import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
@@ -59,7 +59,7 @@ def generate(config, out_dir, *, config_name=None, log=print):
         started = time.perf_counter()
         component = block.build(config)
         assert isinstance(component, wiring.Component)
-        text = verilog.convert(component, name=block.module, emit_src=False)
+        text = verilog.convert(component, block.module)
         path = out_dir / f"{block.name}.v"
         path.write_text(text)
         log(f"  {path} ({block.module}, {len(text) / 1e6:.2f} MB, "

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from .layouts import tile_vector
 from .pipeline import delay
-from .processing_element import ProcessingElement
+from .processing_element import ProcessingElement, SharedProcessingElement
 from .skid_buffer import SkidBuffer
 
 
@@ -24,6 +24,10 @@ class SystolicArray(wiring.Component):
         Operand and accumulator format (``rtl.arith``).
     rows, cols : int
         Array size. ``rows`` is the K-slice (vector length), ``cols`` the N-slice.
+    shared_pe : bool
+        Place the PEs as instances of one shared Verilog module (default; emitted by
+        :func:`rtl.verilog.convert`). ``False`` elaborates every PE inline, e.g. for
+        Amaranth's own simulator, which cannot simulate instances.
 
     Ports
     -----
@@ -48,7 +52,7 @@ class SystolicArray(wiring.Component):
     beats of the next tile load during the current fold).
     """
 
-    def __init__(self, fmt, *, rows, cols):
+    def __init__(self, fmt, *, rows, cols, shared_pe=True):
         for name, value in (("rows", rows), ("cols", cols)):
             if not isinstance(value, int) or not 1 <= value <= 256:
                 raise ValueError(f"SystolicArray: {name} must be an integer in [1, 256], "
@@ -56,6 +60,7 @@ class SystolicArray(wiring.Component):
         self.fmt = fmt
         self.rows = rows
         self.cols = cols
+        self.shared_pe = shared_pe
         super().__init__({
             "weights": In(stream.Signature(data.ArrayLayout(fmt.operand_shape, cols))),
             "acts": In(stream.Signature(tile_vector(fmt.operand_shape, rows))),
@@ -146,7 +151,8 @@ class SystolicArray(wiring.Component):
             act, bank = row_acts[k], row_banks[k]
             row_write = weight_beat & (load_row == k)
             for j in range(cols):
-                pe = m.submodules[f"pe_{k}_{j}"] = ProcessingElement(fmt)
+                pe = m.submodules[f"pe_{k}_{j}"] = (
+                    SharedProcessingElement if self.shared_pe else ProcessingElement)(fmt)
                 m.d.comb += [
                     pe.en.eq(advance),
                     pe.act_in.eq(act),

@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from amaranth.back import verilog
+from rtl import verilog
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = PROJECT_ROOT / "build" / "sim"
@@ -86,7 +86,7 @@ def build(component, toplevel, *, waves=None):
     """
     waves = waves_requested() if waves is None else waves
     tool_version = _toolchain_env()
-    text = verilog.convert(component, name=toplevel, emit_src=False)
+    text = verilog.convert(component, toplevel)
     args = list(VERILATOR_ARGS) + (["--trace-fst", "--trace-structs"] if waves else [])
     recipe = [text, tool_version, args, "public top-level ports only"]
     key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
