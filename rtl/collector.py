@@ -15,6 +15,27 @@ def map_layout(m_tile):
     return data.StructLayout({"code": m_tile.bit_length(), "first": 1, "last": 1})
 
 
+def table_entry(numbers, *, vector_size, m_tile):
+    """One group of the table: exact sums, special-value codes (if any), member count."""
+    fields = {"sums": data.ArrayLayout(numbers.sum_shape, vector_size),
+              "count": range(m_tile + 1)}
+    if numbers.special_bits:
+        fields["specials"] = data.ArrayLayout(numbers.special_bits, vector_size)
+    return data.StructLayout(fields)
+
+
+def collector_storage(numbers, *, vector_size, slot_bits, m_tile, key_depth):
+    """Bits of each memory of a collector."""
+    map_bits = m_tile.bit_length()
+    return {
+        "group sums and counts": m_tile * table_entry(numbers, vector_size=vector_size,
+                                                     m_tile=m_tile).size,
+        "map": m_tile * map_bits,
+        "group index per layouter slot": (1 << slot_bits) * map_bits,
+        "key FIFO": key_depth * vector_size * numbers.fmt.operand_width,
+    }
+
+
 def zero_code(m_tile):
     """The reserved map code of an all-zero vector (all ones; never a compact index)."""
     return (1 << m_tile.bit_length()) - 1
@@ -78,11 +99,7 @@ class Collector(wiring.Component):
         self.m_tile = m_tile
         self.key_depth = key_depth
         operand = numbers.fmt.operand_shape
-        fields = {"sums": data.ArrayLayout(numbers.sum_shape, vector_size),
-                  "count": range(m_tile + 1)}
-        if numbers.special_bits:
-            fields["specials"] = data.ArrayLayout(numbers.special_bits, vector_size)
-        self.entry = data.StructLayout(fields)
+        self.entry = table_entry(numbers, vector_size=vector_size, m_tile=m_tile)
         super().__init__({
             "keys": In(stream.Signature(data.ArrayLayout(operand, vector_size),
                                         always_ready=True)),
@@ -97,13 +114,9 @@ class Collector(wiring.Component):
 
     @property
     def storage_bits(self):
-        map_bits = self.m_tile.bit_length()
-        return {
-            "group sums and counts": self.m_tile * self.entry.size,
-            "map": self.m_tile * map_bits,
-            "group index per layouter slot": (1 << self.slot_bits) * map_bits,
-            "key FIFO": self.key_depth * self.vector_size * self.numbers.fmt.operand_width,
-        }
+        return collector_storage(self.numbers, vector_size=self.vector_size,
+                                 slot_bits=self.slot_bits, m_tile=self.m_tile,
+                                 key_depth=self.key_depth)
 
     def elaborate(self, platform):
         m = Module()

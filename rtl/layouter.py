@@ -41,6 +41,26 @@ def group_layout(operand_shape, vector_size, *, lanes, slot_bits, m_tile):
     })
 
 
+def slot_bits_for(window_vectors):
+    """Width of a slot index of a layouter with ``window_vectors`` slots."""
+    return max(1, (window_vectors - 1).bit_length())
+
+
+def beats_for(window, lanes):
+    """Beats (cycles) per key: ``ceil(C / lanes)``."""
+    return -(-len(candidate_grid(window)) // lanes)
+
+
+def layouter_storage(numbers, *, vector_size, window_vectors):
+    """Bits of each storage element of a layouter."""
+    fmt = numbers.fmt
+    return {
+        "vectors": window_vectors * vector_size * fmt.operand_width,
+        "norms": window_vectors * fmt.accumulator_width,
+        "valid": window_vectors,
+    }
+
+
 def candidate_grid(window):
     """``(df, dh, dw)`` of every candidate in comparison (tie-break) order."""
     frames, rows, cols = window
@@ -123,7 +143,7 @@ class Layouter(wiring.Component):
         self.grid = candidate_grid(self.window)
         if not 1 <= lanes <= len(self.grid):
             raise ValueError(f"Layouter: lanes must be in [1, {len(self.grid)}], got {lanes!r}")
-        self.slot_bits = max(1, (window_vectors - 1).bit_length())
+        self.slot_bits = slot_bits_for(window_vectors)
         fmt = numbers.fmt
         super().__init__({
             "keys": In(stream.Signature(key_layout(
@@ -143,17 +163,12 @@ class Layouter(wiring.Component):
 
     @property
     def beats_per_key(self):
-        return -(-len(self.grid) // self.lanes)
+        return beats_for(self.window, self.lanes)
 
     @property
     def storage_bits(self):
-        fmt = self.numbers.fmt
-        vector_bits = self.vector_size * fmt.operand_width
-        return {
-            "vectors": self.window_vectors * vector_bits,
-            "norms": self.window_vectors * fmt.accumulator_width,
-            "valid": self.window_vectors,
-        }
+        return layouter_storage(self.numbers, vector_size=self.vector_size,
+                                window_vectors=self.window_vectors)
 
     def elaborate(self, platform):
         m = Module()

@@ -6,8 +6,8 @@ from amaranth.lib.wiring import In, Out
 
 from .arith.rounded_mean import RoundedMean
 from .arith.sic_numbers import sic_numbers
-from .collector import Collector, map_layout, zero_code
-from .layouter import Layouter, candidate_grid
+from .collector import Collector, collector_storage, map_layout, zero_code
+from .layouter import Layouter, beats_for, candidate_grid, layouter_storage, slot_bits_for
 from .layouts import tile_vector
 from .similarity_matcher import THETA_BITS, SimilarityMatcher
 
@@ -128,18 +128,11 @@ class SimilarityGather(wiring.Component):
             "map": Out(stream.Signature(map_layout(m_tile))),
             "error": Out(len(SicError)),
         })
-        # The sub-blocks, built here so that their timing is known before elaboration.
-        self._layouter = Layouter(self.numbers, vector_size=vector_size, window=window,
-                                  window_vectors=window_vectors, lanes=matchers,
-                                  position_bits=position_bits, m_tile=m_tile)
-        self._matcher = SimilarityMatcher(self.numbers, vector_size=vector_size,
-                                          lanes=matchers, slot_bits=self._layouter.slot_bits,
-                                          m_tile=m_tile,
-                                          beats_per_key=self._layouter.beats_per_key)
-        in_flight = (self._matcher.latency + 2) // self.beats_per_key + 2
-        self._collector = Collector(self.numbers, vector_size=vector_size,
-                                    slot_bits=self._layouter.slot_bits, m_tile=m_tile,
-                                    key_depth=in_flight)
+        self.slot_bits = slot_bits_for(window_vectors)
+        self.matcher_latency = SimilarityMatcher.latency_of(
+            fmt, vector_size=vector_size, lanes=matchers, beats_per_key=self.beats_per_key)
+        #: Capacity of the collector's key FIFO: the keys between the layouter and the verdict.
+        self.key_depth = (self.matcher_latency + 2) // self.beats_per_key + 2
 
     @classmethod
     def from_config(cls, config):
@@ -185,12 +178,12 @@ class SimilarityGather(wiring.Component):
     @property
     def beats_per_key(self):
         """Cycles per key: ``ceil(C / matchers)``."""
-        return self._layouter.beats_per_key
+        return beats_for(self.window, self.matchers)
 
     @property
     def flush_cycles(self):
         """Cycles from accepting a tile's last key until its drain starts."""
-        return 1 + self._matcher.latency + 3
+        return 1 + self.matcher_latency + 3
 
     @property
     def drain_latency(self):
@@ -200,16 +193,27 @@ class SimilarityGather(wiring.Component):
     @property
     def storage_bits(self):
         """Bits of every memory of the unit (layouter and collector)."""
-        bits = {f"layouter {key}": value for key, value in self._layouter.storage_bits.items()}
-        bits.update({f"collector {key}": value
-                     for key, value in self._collector.storage_bits.items()})
+        layouter = layouter_storage(self.numbers, vector_size=self.vector_size,
+                                    window_vectors=self.window_vectors)
+        collector = collector_storage(self.numbers, vector_size=self.vector_size,
+                                      slot_bits=self.slot_bits, m_tile=self.m_tile,
+                                      key_depth=self.key_depth)
+        bits = {f"layouter {key}": value for key, value in layouter.items()}
+        bits.update({f"collector {key}": value for key, value in collector.items()})
         return bits
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.layouter = layouter = self._layouter
-        m.submodules.matcher = matcher = self._matcher
-        m.submodules.collector = collector = self._collector
+        m.submodules.layouter = layouter = Layouter(
+            self.numbers, vector_size=self.vector_size, window=self.window,
+            window_vectors=self.window_vectors, lanes=self.matchers,
+            position_bits=self.position_bits, m_tile=self.m_tile)
+        m.submodules.matcher = matcher = SimilarityMatcher(
+            self.numbers, vector_size=self.vector_size, lanes=self.matchers,
+            slot_bits=self.slot_bits, m_tile=self.m_tile, beats_per_key=self.beats_per_key)
+        m.submodules.collector = collector = Collector(
+            self.numbers, vector_size=self.vector_size, slot_bits=self.slot_bits,
+            m_tile=self.m_tile, key_depth=self.key_depth)
         m_tile = self.m_tile
         frames, rows, cols = self.window
         beat = self.vectors.payload

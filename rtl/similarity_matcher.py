@@ -125,11 +125,18 @@ class SimilarityMatcher(wiring.Component):
     def tree_levels(self):
         return (self.lanes - 1).bit_length()
 
+    @staticmethod
+    def latency_of(fmt, *, vector_size, lanes, beats_per_key):
+        """Cycles from a key's first beat to its verdict: the dot products, the norm read,
+        two compare stages, the lane tree, the beats of the key and the fold."""
+        return (DotProduct.latency_of(fmt, vector_size) + 3 + (lanes - 1).bit_length()
+                + (beats_per_key - 1) + 1)
+
     @property
     def latency(self):
-        """Cycles from a key's first beat to its verdict, ``beats - 1`` more for later keys'
-        last beats: dot products, norm read, two compare stages, the lane tree, the fold."""
-        return self.dot_latency + 3 + self.tree_levels + (self.beats_per_key - 1) + 1
+        """:meth:`latency_of` this matcher."""
+        return self.latency_of(self.numbers.fmt, vector_size=self.vector_size,
+                               lanes=self.lanes, beats_per_key=self.beats_per_key)
 
     def elaborate(self, platform):
         m = Module()

@@ -73,7 +73,7 @@ def cycles_table(results, geometry):
         "",
         "| dtype | matchers | keep | keys | tiles | groups | key interval in a tile | "
         "tile period (full tiles) | flush + drain per full tile | cycles / key | "
-        "published 8 / matchers |",
+        "published model: 8 / matchers |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
