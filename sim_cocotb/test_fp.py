@@ -18,7 +18,7 @@ from sim_cocotb.runner import run_testbench
 
 pytestmark = pytest.mark.fp16
 
-LANES = 16
+LANES = 8
 STALL_VECTORS = 20_000
 
 # Pipeline depths under test: the defaults, every unit at its deepest, every unit at 1.
