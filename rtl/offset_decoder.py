@@ -49,11 +49,13 @@ class OffsetDecoder(wiring.Component):
             "indices": Out(stream.Signature(index_beat(max_tokens))),
             "error": Out(len(DecoderError)),
         })
+        # smallest index the next token may have (an attribute for formal harnesses)
+        self._position = Signal(range(max_tokens + 1))
 
     def elaborate(self, platform):
         m = Module()
         n, step = self.max_tokens, (1 << self.offset_bits) - 1
-        position = Signal(range(n + 1))     # smallest index the next token may have
+        position = self._position
 
         m.d.comb += self.codes.ready.eq(~self.indices.valid | self.indices.ready)
         with m.If(self.indices.ready):

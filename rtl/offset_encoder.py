@@ -51,15 +51,17 @@ class OffsetEncoder(wiring.Component):
             "codes": Out(stream.Signature(code_beat(offset_bits))),
             "error": Out(len(EncoderError)),
         })
+        # State, created here so that formal harnesses can state invariants over it.
+        index_width = len(self.indices.payload.index)
+        self._base = Signal(index_width + 1)     # previous index + 1 (0 at a layer's start)
+        self._offset = Signal(index_width + 1)   # what is left of the held index's offset
+        self._held = Signal()
+        self._held_last = Signal()
 
     def elaborate(self, platform):
         m = Module()
         step = (1 << self.offset_bits) - 1
-        index_width = len(self.indices.payload.index)
-        base = Signal(index_width + 1)       # previous index + 1 (0 at a layer's start)
-        offset = Signal(index_width + 1)     # what is left of the held index's offset
-        held = Signal()
-        held_last = Signal()
+        base, offset, held, held_last = self._base, self._offset, self._held, self._held_last
 
         final_code = offset <= step
         m.d.comb += [
