@@ -75,9 +75,10 @@ class TopKSorter(wiring.Component):
     Timing
     ------
     With the importance source at one token per cycle and no back-pressure, from the first
-    importance beat to the final index: ``P*M + r + W + 2`` cycles, where
-    ``W = sum over mask words in use of max(1, selected tokens in the word) <= k + ceil(M/a)``
-    (exact formula: ``golden.sec.sorter_cycles``). The published figure is ``P*M``.
+    importance beat to the final index: ``P*M + r + k + E + 3`` cycles, where ``E`` counts the
+    mask words other than the last that hold no selected token (``E < ceil(M/a)``); the
+    passes alone take ``P*M`` (model: ``golden.sec.sorter_cycles``). The published figure
+    is ``P*M``. Back-pressure on ``selected`` stalls only the final mask walk.
     """
 
     def __init__(self, *, dtype, sort_width, max_tokens):

@@ -56,6 +56,7 @@ async def sec_cycles(dut):
         results.append({
             "M": count, "k": k, "vectors": len(beats), "accept_cycles": accept_cycles,
             "passes": model.sort.passes,
+            "last_vector_to_first_token": first_importance - (start + accept_cycles),
             "to_first_index": first_index - first_importance,
             "to_last_code": last_code - first_importance + 1,
             "sorter_alone_model": G.sorter_cycles(count, model.sort.k, tb.a, model.selected),
