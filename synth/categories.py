@@ -72,11 +72,14 @@ def _component_types(component, depth=3, seen=None):
     if depth == 0 or id(component) in seen:
         return set()
     seen.add(id(component))
+    # built only to be inspected: no UnusedElaboratable warning when they are collected
+    component._MustUse__silence = True
     found = set()
     for value in vars(component).values():
         if isinstance(value, wiring.Component):
             found.add(type(value))
             found |= _component_types(value, depth - 1, seen)
+            value._MustUse__silence = True
     return found
 
 
