@@ -131,8 +131,13 @@ class SimilarityGather(wiring.Component):
         self.slot_bits = slot_bits_for(window_vectors)
         self.matcher_latency = SimilarityMatcher.latency_of(
             fmt, vector_size=vector_size, lanes=matchers, beats_per_key=self.beats_per_key)
-        #: Capacity of the collector's key FIFO: the keys between the layouter and the verdict.
-        self.key_depth = (self.matcher_latency + 2) // self.beats_per_key + 2
+        self.key_depth = self._key_depth(self.matcher_latency, self.beats_per_key)
+
+    @staticmethod
+    def _key_depth(matcher_latency, beats_per_key):
+        """Capacity of the collector's key FIFO: the keys between the layouter and the
+        verdict."""
+        return (matcher_latency + 2) // beats_per_key + 2
 
     @classmethod
     def from_config(cls, config):
@@ -193,11 +198,29 @@ class SimilarityGather(wiring.Component):
     @property
     def storage_bits(self):
         """Bits of every memory of the unit (layouter and collector)."""
-        layouter = layouter_storage(self.numbers, vector_size=self.vector_size,
-                                    window_vectors=self.window_vectors)
-        collector = collector_storage(self.numbers, vector_size=self.vector_size,
-                                      slot_bits=self.slot_bits, m_tile=self.m_tile,
-                                      key_depth=self.key_depth)
+        return self._storage(self.numbers, vector_size=self.vector_size, m_tile=self.m_tile,
+                             window_vectors=self.window_vectors, key_depth=self.key_depth)
+
+    @classmethod
+    def storage_for(cls, config):
+        """:attr:`storage_bits` of the unit of a ``FocusConfig`` (builds no component)."""
+        from .arith import get_format
+        fmt = get_format(config.dtype)
+        beats = beats_for(config.window, config.matchers)
+        latency = SimilarityMatcher.latency_of(fmt, vector_size=config.rows,
+                                               lanes=config.matchers, beats_per_key=beats)
+        return cls._storage(sic_numbers(fmt, vector_size=config.rows, m_tile=config.m_tile),
+                            vector_size=config.rows, m_tile=config.m_tile,
+                            window_vectors=config.window_vectors,
+                            key_depth=cls._key_depth(latency, beats))
+
+    @staticmethod
+    def _storage(numbers, *, vector_size, m_tile, window_vectors, key_depth):
+        layouter = layouter_storage(numbers, vector_size=vector_size,
+                                    window_vectors=window_vectors)
+        collector = collector_storage(numbers, vector_size=vector_size,
+                                      slot_bits=slot_bits_for(window_vectors), m_tile=m_tile,
+                                      key_depth=key_depth)
         bits = {f"layouter {key}": value for key, value in layouter.items()}
         bits.update({f"collector {key}": value for key, value in collector.items()})
         return bits
