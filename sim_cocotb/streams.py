@@ -98,7 +98,7 @@ class StreamSink:
             self.ready.value = int(ready)
             await ReadOnly()
             if ready and int(self.valid.value):
-                self.beats.append(self.payload.value.to_unsigned())
+                self.beats.append(int(self.payload.value))   # LogicArray or 1-bit Logic
                 self.cycles.append(cycle)
             await RisingEdge(self.clock)
             cycle += 1
