@@ -5,7 +5,7 @@ import dataclasses
 import datetime
 from pathlib import Path
 
-from .categories import categorise
+from .categories import CATEGORIES, categorise
 from .png import bar_chart
 
 #: Published figures (spec section 3.4; TSMC 28 nm, Synopsys DC, FP16 32x32 array).
@@ -17,6 +17,11 @@ PUBLISHED = {
     "importance_buffer_mm2": 0.0588,
     "chip_pct": 2.7,
 }
+#: Published logic area per Focus category (mm^2, spec 3.4): SEC = 32 max units (the 25 KB
+#: importance buffer is SRAM), SIC = cosine + inverse-norm + max + average-update units,
+#: scatter = 2 accumulators. The units do not add up exactly to the published 0.0233 total.
+PUBLISHED_CATEGORY_MM2 = {"sec": 0.0018, "sic": 0.0159 + 0.0035 + 0.00006 + 0.0012,
+                          "scatter": 2 * 0.0025}
 PUBLISHED["focus_with_sram_pct"] = 100.0 * (
     PUBLISHED["focus_logic_mm2"] + PUBLISHED["importance_buffer_mm2"]) / PUBLISHED["array_mm2"]
 
@@ -84,7 +89,9 @@ def comparison(report):
               "focus_logic": sum(measure(b) for b in focus) if focus else None,
               "focus_sram_bits": sum(b.sram_bits() for b in focus),
               "focus_blocks": [b.name for b in focus],
-              "missing_focus": [c.title for c in report.missing if c.focus_logic]}
+              "missing_focus": [c.title for c in report.missing if c.focus_logic],
+              "skipped_focus": sorted({categorise(n).title for n in report.skipped
+                                       if categorise(n).focus_logic})}
     result["logic_pct"] = (100.0 * result["focus_logic"] / result["array"]
                            if result["array"] and result["focus_logic"] is not None else None)
     with_sram = None
@@ -92,6 +99,9 @@ def comparison(report):
         sram = result["focus_sram_bits"] * report.options.sram_um2_per_bit
         with_sram = 100.0 * (result["focus_logic"] + sram) / result["array"]
     result["with_sram_pct"] = with_sram
+    result["categories"] = {
+        key: sum(measure(b) for b in focus if categorise(b.name).key == key)
+        for key in PUBLISHED_CATEGORY_MM2 if any(categorise(b.name).key == key for b in focus)}
     return result
 
 
@@ -206,31 +216,80 @@ def _parts_section(report):
     return "## Breakdown by submodule\n\n" + "\n\n".join(out)
 
 
+def _category_rows(figures):
+    """Per Focus category: our share of the array next to the published units' share."""
+    rows = []
+    for category in CATEGORIES:
+        if category.key not in PUBLISHED_CATEGORY_MM2:
+            continue
+        ours = figures["categories"].get(category.key)
+        published_mm2 = PUBLISHED_CATEGORY_MM2[category.key]
+        absent = ("skipped (--blocks)" if category.title in figures["skipped_focus"]
+                  else "not yet generated")
+        rows.append([f"- {category.title} / array",
+                     _pct(100 * ours / figures["array"])
+                     if ours is not None and figures["array"] else absent,
+                     f"{100 * published_mm2 / PUBLISHED['array_mm2']:.2f} % "
+                     f"({published_mm2:.4f} mm^2)"])
+    return rows
+
+
 def _comparison_section(report):
     figures = comparison(report)
     missing = ", ".join(figures["missing_focus"]) or "none"
+    absent = figures["missing_focus"] + figures["skipped_focus"]
     logic = (_pct(figures["logic_pct"]) if figures["logic_pct"] is not None
              else f"not yet generated (missing: {missing})")
+    if figures["logic_pct"] is not None and absent:
+        logic += f" (partial: not every block of {', '.join(absent)} is included)"
     sram = (_pct(figures["with_sram_pct"]) if figures["with_sram_pct"] is not None
             else ("needs a liberty" if report.options.liberty is None and
                   figures["logic_pct"] is not None else "not yet generated"))
-    rows = [
-        ["Focus logic (SEC + SIC + scatter) / systolic array", logic,
-         f"{PUBLISHED['focus_logic_pct']} % (0.0233 mm^2 / 1.411 mm^2)"],
+    rows = [["Focus logic (SEC + SIC + scatter) / systolic array", logic,
+             f"{PUBLISHED['focus_logic_pct']} % (0.0233 mm^2 / 1.411 mm^2)"]]
+    rows += _category_rows(figures)
+    rows += [
         ["Focus logic + its SRAM (est.) / systolic array", sram,
-         f"{PUBLISHED['focus_with_sram_pct']:.1f} % (with the 0.0588 mm^2 importance buffer; "
-         f"derived from the table)"],
+         f"{PUBLISHED['focus_with_sram_pct']:.1f} % (0.0233 mm^2 + the 0.0588 mm^2 importance "
+         "buffer; derived from the table)"],
         ["Focus area / whole chip", "not modelled (no chip-level buffers here)",
          f"+{PUBLISHED['chip_pct']} % (3.21 vs 3.12 mm^2)"],
     ]
     blocks = ", ".join(f"`{n}`" for n in figures["focus_blocks"]) or "none yet"
-    text = (f"Focus blocks included: {blocks}; not yet generated: {missing}. "
-            "Absolute areas at 0.18 um (OSU, no placement) and at 28 nm (TSMC, Synopsys DC) are "
-            "not comparable; only ratios are. The published array is FP16; compare with an "
-            "fp16 configuration when it exists.")
+    dtype = report.config.dtype
+    text = (f"Focus blocks counted: {blocks}; not yet generated: {missing}. Focus SRAM: "
+            f"{figures['focus_sram_bits']:,} bits (see Memories; it includes every buffer "
+            "the Focus blocks own, e.g. tile buffers a dense design also needs). "
+            "Absolute areas at 0.18 um (OSU cells, no placement) and at 28 nm (TSMC, Synopsys "
+            "DC) are not comparable; only ratios are. "
+            + ("The published array is FP16 like this configuration."
+               if dtype == "fp16" else
+               f"This configuration is {dtype}; the published array is FP16 (config `paper`), "
+               "whose larger PEs make every Focus/array ratio smaller."))
     return ("## Comparison with the published design\n\n"
             + _table(["ratio", f"this flow ({report.config_name})", "published (28 nm)"],
                      rows) + "\n\n" + text)
+
+
+def _memories_section(report):
+    rows = []
+    for block in report.blocks:
+        counts = block.instance_counts()
+        for memory in block.memories:
+            n = counts.get(memory.module, 0)
+            rows.append([f"`{block.name}`", role(report, block),
+                         f"`{memory.module.rsplit('.', 1)[-1]}.{memory.name}`",
+                         f"{memory.depth:,} x {memory.width}",
+                         f"{memory.read_ports}R/{memory.write_ports}W", str(n),
+                         _num(n * memory.bits)])
+    if not rows:
+        return ("## Memories\n\nNo block has a memory (`amaranth.lib.memory`) yet: "
+                "SRAM bits are 0.")
+    return ("## Memories\n\nEvery `amaranth.lib.memory.Memory` (and FIFO storage) stays a "
+            "memory: it is counted here in bits and is not part of the standard-cell area. "
+            f"SRAM area estimate: {report.options.sram_um2_per_bit} um^2 per bit.\n\n"
+            + _table(["block", "counted", "memory", "depth x width", "ports", "instances",
+                      "bits"], rows))
 
 
 def _reference_section(report):
@@ -343,7 +402,8 @@ def _method_section(report):
 def markdown(report):
     """The whole report as markdown text."""
     sections = [_header(report), _blocks_section(report), _parts_section(report),
-                _comparison_section(report), _reference_section(report),
+                _memories_section(report), _comparison_section(report),
+                _reference_section(report),
                 _timing_section(report), _method_section(report),
                 "![area breakdown](area.png)"]
     return "\n\n".join(s for s in sections if s) + "\n"
