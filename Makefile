@@ -71,8 +71,9 @@ bench-array: $(STAMP)
 bench-sec: $(STAMP)
 	$(PY) -m sim_cocotb.bench_sec
 
+# AGREEMENT=1 adds the (5 min) agreement run against the float64 algorithm model.
 bench-sic: $(STAMP)
-	$(PY) -m sim_cocotb.bench_sic
+	$(PY) -m sim_cocotb.bench_sic $(if $(filter 1,$(AGREEMENT)),--agreement)
 
 bench-golden: $(STAMP)
 	$(PY) -m golden bench
