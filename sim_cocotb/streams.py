@@ -111,3 +111,26 @@ class StreamSink:
             await RisingEdge(self.clock)
         raise AssertionError(f"timeout: {len(self.beats)} of {count} beats after "
                              f"{timeout_cycles} cycles")
+
+
+def start_clock(dut, period_ns=10):
+    """Start the DUT's ``clk`` (Amaranth's default clock port)."""
+    from cocotb import start_soon
+    from cocotb.clock import Clock
+    start_soon(Clock(dut.clk, period_ns, unit="ns").start())
+
+
+async def reset(dut, inputs=(), cycles=2):
+    """Hold ``rst`` for ``cycles`` with every input stream in ``inputs`` idle, then release."""
+    from cocotb.triggers import ClockCycles
+    dut.rst.value = 1
+    for name in inputs:
+        getattr(dut, f"{name}__valid").value = 0
+    await ClockCycles(dut.clk, cycles)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+
+
+def child_rngs(rng, count):
+    """``count`` independent ``random.Random`` generators drawn from a NumPy generator."""
+    return [random.Random(int(seed)) for seed in rng.integers(1 << 32, size=count)]

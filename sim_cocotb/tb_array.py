@@ -5,14 +5,13 @@ Parameters (from :func:`sim_cocotb.runner.tb_params`): ``dtype``, ``rows``, ``co
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles
 
 from golden.arith import ARITH
 from golden.systolic_array import systolic_array
 from sim_cocotb.runner import tb_params
-from sim_cocotb.streams import (StreamSink, StreamSource, pack, pack_tile_vector,
-                                unpack_tile_vector)
+from sim_cocotb.streams import (StreamSink, StreamSource, child_rngs, pack, pack_tile_vector,
+                                reset, start_clock, unpack_tile_vector)
 
 # (idle probability on both inputs, stall probability on the output)
 FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.5, 0.5)]
@@ -30,27 +29,17 @@ class ArrayTB:
         self.rng = np.random.default_rng([seed, test_id])
         dut._log.info("seed %d, test id %d, %s %dx%d", seed, test_id, params["dtype"],
                       self.rows, self.cols)
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        start_clock(dut)
 
     async def reset(self):
-        self.dut.rst.value = 1
-        self.dut.weights__valid.value = 0
-        self.dut.acts__valid.value = 0
-        await ClockCycles(self.dut.clk, 2)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        await reset(self.dut, ("weights", "acts"))
 
     def flow(self, idle, stall):
         """Fresh sources and sink with the given idle / back-pressure probabilities."""
-        py_rng = np.random.default_rng(self.rng.integers(1 << 32))
-        import random
-        seeds = [int(s) for s in py_rng.integers(1 << 32, size=3)]
-        self.weights = StreamSource(self.dut, "weights", self.dut.clk, idle=idle,
-                                    rng=random.Random(seeds[0]))
-        self.acts = StreamSource(self.dut, "acts", self.dut.clk, idle=idle,
-                                 rng=random.Random(seeds[1]))
-        self.sink = StreamSink(self.dut, "psums", self.dut.clk, stall=stall,
-                               rng=random.Random(seeds[2]))
+        rngs = child_rngs(self.rng, 3)
+        self.weights = StreamSource(self.dut, "weights", self.dut.clk, idle=idle, rng=rngs[0])
+        self.acts = StreamSource(self.dut, "acts", self.dut.clk, idle=idle, rng=rngs[1])
+        self.sink = StreamSink(self.dut, "psums", self.dut.clk, stall=stall, rng=rngs[2])
         return cocotb.start_soon(self.sink.run())
 
     def random_tiles(self, count):

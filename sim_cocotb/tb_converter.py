@@ -3,16 +3,14 @@
 Parameters: ``dtype``, ``cols``.
 """
 
-import random
-
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles
 
 from golden.arith import ARITH
 from sim_cocotb.runner import tb_params
-from sim_cocotb.streams import StreamSink, StreamSource, pack_tile_vector, unpack_tile_vector
+from sim_cocotb.streams import (StreamSink, StreamSource, child_rngs, pack_tile_vector, reset,
+                                start_clock, unpack_tile_vector)
 
 FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.5, 0.5)]
 
@@ -24,21 +22,17 @@ class ConverterTB:
         self.arith = ARITH[params["dtype"]]
         self.cols = params["cols"]
         self.rng = np.random.default_rng([seed, test_id])
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        start_clock(dut)
 
     async def reset(self):
-        self.dut.rst.value = 1
-        self.dut.i__valid.value = 0
-        await ClockCycles(self.dut.clk, 2)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        await reset(self.dut, ("i",))
 
     async def convert(self, values, *, multiplier=1, shift=0, idle=0.0, stall=0.0):
         """Convert ``values`` (rows x cols accumulators) and check every output row."""
         self.dut.multiplier.value, self.dut.shift.value = multiplier, shift
-        seeds = [int(s) for s in self.rng.integers(1 << 32, size=2)]
-        source = StreamSource(self.dut, "i", self.dut.clk, idle=idle, rng=random.Random(seeds[0]))
-        sink = StreamSink(self.dut, "o", self.dut.clk, stall=stall, rng=random.Random(seeds[1]))
+        rngs = child_rngs(self.rng, 2)
+        source = StreamSource(self.dut, "i", self.dut.clk, idle=idle, rng=rngs[0])
+        sink = StreamSink(self.dut, "o", self.dut.clk, stall=stall, rng=rngs[1])
         sink_task = cocotb.start_soon(sink.run())
         width = self.arith.accumulator_width
         await source.send([pack_tile_vector(row, width, first=i == 0, last=i == len(values) - 1)

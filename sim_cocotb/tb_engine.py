@@ -5,20 +5,16 @@ video-like tokens (``golden.workloads``) concentrated by the tensor-level model
 (``golden.algorithm``): the engine receives the unique vectors and maps of each K-slice.
 """
 
-import random
-
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles
 
-from golden.algorithm import ZERO, compress, similarity_concentration
-from golden.arith import ARITH
+from golden.algorithm import compress, similarity_concentration
 from golden.engine import engine_tile
 from golden.workloads import GEOMETRIES, video_tokens
 from sim_cocotb.runner import tb_params
-from sim_cocotb.streams import (StreamSink, StreamSource, pack, pack_tile_vector,
-                                unpack_tile_vector)
+from sim_cocotb.streams import (StreamSink, StreamSource, child_rngs, pack, pack_tile_vector,
+                                reset, unpack_tile_vector)
 from sim_cocotb.tb_scatter import ScatterTB
 
 DEFAULT_GEOMETRY = "tiny"
@@ -63,21 +59,13 @@ class EngineTB(ScatterTB):
                                  params.get("geometry", DEFAULT_GEOMETRY))
 
     async def reset(self):
-        self.dut.acts__valid.value = 0
-        self.dut.weights__valid.value = 0
-        self.dut.maps__valid.value = 0
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 2)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        await reset(self.dut, ("weights", "acts", "maps"))
 
     def flow(self, idle, stall):
-        seeds = [int(s) for s in self.rng.integers(1 << 32, size=4)]
-        self.sources = {name: StreamSource(self.dut, name, self.dut.clk, idle=idle,
-                                           rng=random.Random(s))
-                        for name, s in zip(("weights", "acts", "maps"), seeds)}
-        self.sink = StreamSink(self.dut, "out", self.dut.clk, stall=stall,
-                               rng=random.Random(seeds[3]))
+        rngs = child_rngs(self.rng, 4)
+        self.sources = {name: StreamSource(self.dut, name, self.dut.clk, idle=idle, rng=r)
+                        for name, r in zip(("weights", "acts", "maps"), rngs)}
+        self.sink = StreamSink(self.dut, "out", self.dut.clk, stall=stall, rng=rngs[3])
         return cocotb.start_soon(self.sink.run())
 
     def output_scale(self, tiles):

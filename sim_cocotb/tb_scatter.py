@@ -3,18 +3,16 @@
 Parameters: ``dtype``, ``cols``, ``m_tile``, ``lanes``.
 """
 
-import random
-
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles
 
 from golden.arith import ARITH
 from golden.scatter import ZERO, scatter_tile
 from rtl.scatter_accumulator import ScatterError
 from sim_cocotb.runner import tb_params
-from sim_cocotb.streams import StreamSink, StreamSource, pack, pack_tile_vector, unpack_tile_vector
+from sim_cocotb.streams import (StreamSink, StreamSource, child_rngs, pack, pack_tile_vector,
+                                reset, start_clock, unpack_tile_vector)
 
 FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.5, 0.5)]
 
@@ -28,24 +26,16 @@ class ScatterTB:
         self.group_bits = max(self.m_tile - 1, 1).bit_length()
         self.rng = np.random.default_rng([seed, test_id])
         dut._log.info("seed %d, test id %d, %s", seed, test_id, params)
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        start_clock(dut)
 
     async def reset(self):
-        self.dut.rst.value = 1
-        self.dut.psums__valid.value = 0
-        self.dut.maps__valid.value = 0
-        await ClockCycles(self.dut.clk, 2)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        await reset(self.dut, ("psums", "maps"))
 
     def flow(self, idle, stall):
-        seeds = [int(s) for s in self.rng.integers(1 << 32, size=3)]
-        self.psum_source = StreamSource(self.dut, "psums", self.dut.clk, idle=idle,
-                                        rng=random.Random(seeds[0]))
-        self.map_source = StreamSource(self.dut, "maps", self.dut.clk, idle=idle,
-                                       rng=random.Random(seeds[1]))
-        self.sink = StreamSink(self.dut, "out", self.dut.clk, stall=stall,
-                               rng=random.Random(seeds[2]))
+        rngs = child_rngs(self.rng, 3)
+        self.psum_source = StreamSource(self.dut, "psums", self.dut.clk, idle=idle, rng=rngs[0])
+        self.map_source = StreamSource(self.dut, "maps", self.dut.clk, idle=idle, rng=rngs[1])
+        self.sink = StreamSink(self.dut, "out", self.dut.clk, stall=stall, rng=rngs[2])
         return cocotb.start_soon(self.sink.run())
 
     def random_slice(self, tokens, *, uniques=None, zero_share=0.2):
