@@ -16,7 +16,7 @@ from pathlib import Path
 from . import netlist as nl
 from . import sta
 from . import yosys as ys
-from .tools import run, yosys_command
+from .tools import ToolError, run, sta_command, yosys_command
 
 PREFIX = "block"
 _FLOP_RE = re.compile(r"DFF|DLATCH|\$_SR_", re.I)
@@ -232,20 +232,26 @@ def synthesize(name, module, description, rtl, workdir, options, *, yosys_versio
     stamp = _stamp(rtl, script, yosys_version, ys.SRAM_LIB, ys.SRAM_MAP,
                    (workdir / ys.CONSTR_FILE).read_text() if library else "",
                    library.path.read_bytes() if library else b"")
-    stamp_path = workdir / f"{PREFIX}.stamp"
-    seconds = 0.0
-    if not (stamp_path.exists() and stamp_path.read_text() == stamp):
-        stamp_path.unlink(missing_ok=True)
-        log(f"  yosys {name} ({'flat' if options.full else 'hierarchical'}"
-            f"{', ' + library.name if library else ', generic only'}) ...")
-        seconds = run([*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
-                      log="yosys.out", what=f"Yosys on {name}")
-        stamp_path.write_text(stamp)
-        (workdir / f"{PREFIX}.seconds").write_text(f"{seconds:.1f}\n")
-    else:
-        log(f"  yosys {name}: inputs unchanged, reusing {workdir}")
-        seconds = float((workdir / f"{PREFIX}.seconds").read_text())
+    what = (f"{name} ({'flat' if options.full else 'hierarchical'}"
+            f"{', ' + library.name if library else ', generic only'})")
+    seconds = _run_yosys_unless_current(workdir, stamp, what, log)
     return _read_results(name, module, description, classes, workdir, library, seconds)
+
+
+def _run_yosys_unless_current(workdir, stamp, what, log):
+    """Run ``synth.ys`` unless ``<prefix>.stamp`` matches; returns the (original) seconds."""
+    stamp_path = workdir / f"{PREFIX}.stamp"
+    seconds_path = workdir / f"{PREFIX}.seconds"
+    if stamp_path.exists() and stamp_path.read_text() == stamp and seconds_path.exists():
+        log(f"  yosys {what}: inputs unchanged, reusing {workdir}")
+        return float(seconds_path.read_text())
+    stamp_path.unlink(missing_ok=True)
+    log(f"  yosys {what} ...")
+    seconds = run([*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
+                  log="yosys.out", what=f"Yosys on {what}")
+    seconds_path.write_text(f"{seconds:.1f}\n")
+    stamp_path.write_text(stamp)
+    return seconds
 
 
 def _read_results(name, module, description, classes, workdir, library, seconds):
@@ -263,7 +269,6 @@ def _read_results(name, module, description, classes, workdir, library, seconds)
 
 def time_block(result, options, *, clock_port="clk", log=print):
     """Run OpenSTA on a synthesized block; stores and returns a :class:`sta.TimingResult`."""
-    from .tools import sta_command, ToolError
     command = sta_command()
     if command is None:
         raise ToolError("OpenSTA (sta) not found: install Debian's opensta (make setup as "
