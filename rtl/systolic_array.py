@@ -1,6 +1,6 @@
 """Weight-stationary systolic array with double-buffered weights."""
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -99,11 +99,12 @@ class SystolicArray(wiring.Component):
         loaded = Signal(range(3))          # tiles fully loaded and not yet finished by a fold
         compute_bank = Signal()            # bank of the current (or next) fold
         load_row = Signal(range(rows))     # next row of the tile being loaded
-        drain = Signal(range(self.reload_gap))  # cycles until the last finished bank is free
+        # per bank: cycles until the last vector that reads it has passed every PE
+        drain = [Signal(range(self.reload_gap), name=f"drain{b}") for b in range(2)]
         load_bank = Signal()
         m.d.comb += load_bank.eq(compute_bank ^ (loaded == 1))
 
-        may_start_load = (loaded < 2) & (drain == 0)
+        may_start_load = (loaded < 2) & (Mux(load_bank, drain[1], drain[0]) == 0)
         m.d.comb += [
             self.weights.ready.eq(advance & ((load_row != 0) | may_start_load)),
             self.acts.ready.eq(advance & (loaded != 0)),
@@ -120,12 +121,12 @@ class SystolicArray(wiring.Component):
                 m.d.sync += load_row.eq(load_row + 1)
         m.d.sync += loaded.eq(loaded + tile_loaded - fold_done)
         with m.If(fold_done):
-            m.d.sync += [
-                compute_bank.eq(~compute_bank),
-                drain.eq(self.reload_gap - 1),
-            ]
-        with m.Elif(advance & (drain != 0)):
-            m.d.sync += drain.eq(drain - 1)
+            m.d.sync += compute_bank.eq(~compute_bank)
+        for b in range(2):
+            with m.If(fold_done & (compute_bank == b)):
+                m.d.sync += drain[b].eq(self.reload_gap - 1)
+            with m.Elif(advance & (drain[b] != 0)):
+                m.d.sync += drain[b].eq(drain[b] - 1)
 
         # --- protocol check ---------------------------------------------------------------
         expect_first = Signal(init=1)
