@@ -57,7 +57,7 @@ lint: verilog
 	done; echo "lint clean"
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) --durations=15
+	$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=15
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -m slow --durations=15
