@@ -66,23 +66,6 @@ def error_bits(names, flags):
     return sum(int(bool(flags[name])) << i for i, name in enumerate(names))
 
 
-class BitSink(StreamSink):
-    """:class:`StreamSink` for a 1-bit payload (cocotb hands those out as ``Logic``, which
-    ``StreamSink`` cannot convert)."""
-
-    async def run(self, cycle_counter=None):
-        cycle = 0
-        while True:
-            ready = not (self.stall and self.rng.random() < self.stall)
-            self.ready.value = int(ready)
-            await ReadOnly()
-            if ready and int(self.valid.value):
-                self.beats.append(int(self.payload.value))
-                self.cycles.append(cycle)
-            await RisingEdge(self.clock)
-            cycle += 1
-
-
 class TapMonitor:
     """Records the top's internal stream transfers with their cycle numbers."""
 
@@ -144,8 +127,7 @@ class SecTB:
         return StreamSource(self.dut, name, self.dut.clk, idle=idle, rng=self._py_rng())
 
     def sink(self, name, stall=0.0):
-        kind = BitSink if len(getattr(self.dut, f"{name}__payload")) == 1 else StreamSink
-        sink = kind(self.dut, name, self.dut.clk, stall=stall, rng=self._py_rng())
+        sink = StreamSink(self.dut, name, self.dut.clk, stall=stall, rng=self._py_rng())
         return sink, cocotb.start_soon(sink.run())
 
     # --- stimulus ----------------------------------------------------------------------------
