@@ -8,20 +8,20 @@ blocks whose inputs did not change since the last run are not synthesized again.
 """
 
 import argparse
-import contextlib
 import sys
 import time
 from pathlib import Path
 from unittest import mock
 
-from gen.blocks import BLOCKS
+from amaranth.back import verilog
+
 from gen import cli as gen_cli
+from gen.blocks import BLOCKS
 from gen.config import get_config
 from rtl.arith import FORMATS, get_format
+from rtl.processing_element import ProcessingElement, shared_module_name
 
 from . import flow
-from .blackbox import (pe_definition, pe_definitions, pe_module_name,
-                       processing_elements_as_instances)
 from .categories import containment, missing_categories, roles
 from .liberty import read_liberty
 from .report import Report, comparison, measure, write
@@ -48,9 +48,6 @@ def parser():
                         help="loads per driver before a buffer tree is added for timing")
     parser.add_argument("--sram-um2-per-bit", type=float, default=11.9,
                         help="SRAM area estimate per bit (default 11.9, see report)")
-    parser.add_argument("--real-pes", action="store_true",
-                        help="hierarchical, but elaborate every PE in Amaranth (slow for "
-                             "large fp16 arrays; exact edge PEs)")
     parser.add_argument("--blocks", metavar="NAME,...",
                         help="synthesize only these blocks (the others are listed as skipped)")
     parser.add_argument("--no-reference", action="store_true",
@@ -79,31 +76,28 @@ def _reference_pes():
     pes = []
     for dtype in sorted(FORMATS):
         fmt = get_format(dtype)
-        pes.append((f"pe_{dtype}", pe_module_name(fmt), pe_definition(fmt)))
+        name = shared_module_name(fmt)   # the module the array instantiates
+        pes.append((f"pe_{dtype}", name,
+                    verilog.convert(ProcessingElement(fmt), name=name, emit_src=False)))
     return pes
 
 
-def _generate(config, label, out, *, wanted, instance_pes):
+def _generate(config, label, out, *, wanted):
     """Run the generator on the ``wanted`` blocks into ``out/verilog``.
 
     Returns
     -------
     manifest : dict
     texts : dict
-        Block name -> Verilog to synthesize (with the PE module definitions it needs).
+        Block name -> its Verilog (with the shared modules it instantiates).
     """
     directory = out / "verilog"
     selected = [block for block in BLOCKS if block.name in wanted]
-    with contextlib.ExitStack() as stack:
-        # gen.cli.generate has no block filter; narrow the list it iterates over.
-        stack.enter_context(mock.patch.object(gen_cli, "BLOCKS", selected))
-        formats = (stack.enter_context(processing_elements_as_instances())
-                   if instance_pes else {})
+    # gen.cli.generate has no block filter; narrow the list it iterates over.
+    with mock.patch.object(gen_cli, "BLOCKS", selected):
         manifest = gen_cli.generate(config, directory, config_name=label, log=print)
-    texts = {}
-    for entry in manifest["files"]:
-        text = (directory / entry["file"]).read_text()
-        texts[entry["block"]] = text + pe_definitions(text, formats)
+    texts = {entry["block"]: (directory / entry["file"]).read_text()
+             for entry in manifest["files"]}
     return manifest, texts
 
 
@@ -153,8 +147,7 @@ def run_flow(args):
     print(f"synth {args.command} {label}: {tools['yosys']}; "
           f"{library.path if library else 'no liberty'}; output {out}")
 
-    manifest, texts = _generate(config, label, out, wanted=wanted,
-                                instance_pes=not (args.full or args.real_pes))
+    manifest, texts = _generate(config, label, out, wanted=wanted)
     entries = manifest["files"]
     blocks, clocks = [], {}
     for entry in entries:
@@ -175,8 +168,7 @@ def run_flow(args):
     generated = [block.name for block in BLOCKS]
     report = Report(label, config, options, blocks, references, missing_categories(generated),
                     tools, time.perf_counter() - started, timing, roles(names, contains),
-                    contains, instance_pes=not (args.full or args.real_pes),
-                    skipped=[name for name in generated if name not in names])
+                    contains, skipped=[name for name in generated if name not in names])
     paths = write(report, out)
     _summary(report, paths)
     return report

@@ -72,6 +72,7 @@ class BlockResult:
     workdir: Path
     library: object = None
     timing: object = None
+    reused: bool = False
 
     # -- hierarchy ------------------------------------------------------------------------
     def instance_counts(self, module=None):
@@ -150,21 +151,33 @@ class BlockResult:
     def parts(self):
         """Area breakdown of the top module: ``[(part, instances, each, total)]``.
 
-        Submodule classes first (largest total first), then the top's own logic ("glue").
+        Submodule classes first (largest total first), then the top's own logic. A wrapper
+        module holding nothing but one submodule instance (the array's ``pe_k_j`` around the
+        shared PE module) is looked through, so its content is listed with the summed count.
         ``each``/``total`` are um^2 with a liberty, else CMOS transistors.
         """
         measure = self.cell_area if self.mapped is not None else self.logic_transistors
-        top = self.generic[self.module]
-        rows = []
-        for cell, n in top.cells.items():
+        counts = {}
+        for cell, n in self.generic[self.module].cells.items():
             if cell in self.generic:
-                each = measure(cell)
-                rows.append((_short(cell, self.classes), n, each, n * each))
+                inner = self._through_wrappers(cell)
+                counts[inner] = counts.get(inner, 0) + n
+        rows = [(_short(cell, self.classes), n, measure(cell), n * measure(cell))
+                for cell, n in counts.items()]
         rows.sort(key=lambda r: -r[3])
         own = measure() - sum(r[3] for r in rows)
         if rows:
             rows.append(("other logic of the top module", 1, own, own))
         return rows
+
+    def _through_wrappers(self, module):
+        cells = self.generic[module].cells
+        while len(cells) == 1:
+            (inner, n), = cells.items()
+            if inner not in self.generic or n != 1:
+                break
+            module, cells = inner, self.generic[inner].cells
+        return module
 
 
 def _is_sram(cell):
@@ -234,24 +247,33 @@ def synthesize(name, module, description, rtl, workdir, options, *, yosys_versio
                    library.path.read_bytes() if library else b"")
     what = (f"{name} ({'flat' if options.full else 'hierarchical'}"
             f"{', ' + library.name if library else ', generic only'})")
-    seconds = _run_yosys_unless_current(workdir, stamp, what, log)
-    return _read_results(name, module, description, classes, workdir, library, seconds)
+    seconds, reused = _run_yosys_unless_current(workdir, stamp, what, log)
+    result = _read_results(name, module, description, classes, workdir, library, seconds)
+    result.reused = reused
+    return result
 
 
 def _run_yosys_unless_current(workdir, stamp, what, log):
-    """Run ``synth.ys`` unless ``<prefix>.stamp`` matches; returns the (original) seconds."""
+    """Run ``synth.ys`` unless ``<prefix>.stamp`` matches.
+
+    Returns
+    -------
+    seconds : float
+        Yosys wall-clock time (of the original run when reused).
+    reused : bool
+    """
     stamp_path = workdir / f"{PREFIX}.stamp"
     seconds_path = workdir / f"{PREFIX}.seconds"
     if stamp_path.exists() and stamp_path.read_text() == stamp and seconds_path.exists():
         log(f"  yosys {what}: inputs unchanged, reusing {workdir}")
-        return float(seconds_path.read_text())
+        return float(seconds_path.read_text()), True
     stamp_path.unlink(missing_ok=True)
     log(f"  yosys {what} ...")
     seconds = run([*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
                   log="yosys.out", what=f"Yosys on {what}")
     seconds_path.write_text(f"{seconds:.1f}\n")
     stamp_path.write_text(stamp)
-    return seconds
+    return seconds, False
 
 
 def _read_results(name, module, description, classes, workdir, library, seconds):

@@ -47,7 +47,6 @@ class Report:
     timing: bool
     roles: dict = dataclasses.field(default_factory=dict)
     contains: dict = dataclasses.field(default_factory=dict)
-    instance_pes: bool = False
     skipped: list = dataclasses.field(default_factory=list)
 
 
@@ -138,11 +137,17 @@ def _seconds(block):
 def _header(report):
     options, config = report.options, report.config
     library = options.liberty
+    everything = report.blocks + report.references
+    reused = [b.name for b in everything if b.reused]
+    yosys_seconds = sum(b.seconds for b in everything)
     lines = [
         f"# Area{' and timing' if report.timing else ''} report: `{report.config_name}`",
         "",
         f"Generated {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} by `python -m synth` "
-        f"in {report.seconds:.0f} s wall-clock.",
+        f"in {report.seconds:.0f} s wall-clock; Yosys time of all blocks "
+        f"{yosys_seconds:.0f} s"
+        + (f" (this run reused the unchanged synthesis of {len(reused)} of "
+           f"{len(everything)} blocks, with their original times)." if reused else "."),
         "",
         f"- Configuration hash `{config.hash}`: "
         + ", ".join(f"{k}={v}" for k, v in config.to_dict().items()),
@@ -362,13 +367,12 @@ def _method_section(report):
                      "instances x area(PE class) + the top module's own logic (skew/deskew "
                      "registers, weight-bank control, output skid buffer). Nothing is optimized "
                      "across module boundaries; `FULL=1` synthesizes flat instead.")
-        if report.instance_pes:
-            lines.append("- PEs as instances: the generator runs with every systolic-array PE "
-                         "built as an instance of one PE module (elaborated once from "
-                         "`ProcessingElement`), so paper-sized arrays elaborate in seconds. All "
-                         "PEs count as interior PEs (the top row's zero `psum_in` and the last "
-                         "column's unused `act_out` are not optimized away); `--real-pes` "
-                         "elaborates the real PEs instead.")
+        lines.append("- The generator places every PE as an instance of one shared PE module "
+                     "(`SharedProcessingElement`), so the PE is synthesized once and counted "
+                     "rows x cols times; every PE counts as an interior PE (the top row's zero "
+                     "`psum_in` and the last column's unused `act_out` are not optimized away "
+                     "across the boundary). The top module's own logic is synthesized in "
+                     "full.")
     if report.contains:
         lines.append("- Containment (from the component objects): " + "; ".join(
             f"`{c}` contains {', '.join(f'`{p}`' for p in parts)}"

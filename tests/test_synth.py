@@ -138,7 +138,10 @@ def test_hierarchical_method_accounts_for_every_pe(tiny):
     pes = {m: n for m, n in array.instance_counts().items() if re.search(r"\.pe_\d+_\d+$", m)}
     assert sum(pes.values()) == config.rows * config.cols
     assert len(pes) < config.rows * config.cols  # identical PEs were merged
+    shared = [m for m in array.instance_counts() if m.startswith("focus_pe_")]
+    assert [array.instance_counts()[m] for m in shared] == [config.rows * config.cols]
     parts = array.parts()
+    assert (parts[0][0], parts[0][1]) == (shared[0], config.rows * config.cols)
     assert sum(total for _, _, _, total in parts) == pytest.approx(report.measure(array))
 
 
