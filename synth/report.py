@@ -221,6 +221,26 @@ def _parts_section(report):
     return "## Breakdown by submodule\n\n" + "\n\n".join(out)
 
 
+def _pe_equivalents(report, figures):
+    """Focus logic in units of (array area / PEs), ours next to the published figures."""
+    if figures["logic_pct"] is None:
+        return ""
+    per_pe = figures["array"] / (report.config.rows * report.config.cols)
+    published_pe = PUBLISHED["array_mm2"] / 1024
+    rows = [["Focus logic", f"{figures['focus_logic'] / per_pe:.1f}",
+             f"{PUBLISHED['focus_logic_mm2'] / published_pe:.1f}"]]
+    for key, value in figures["categories"].items():
+        rows.append([f"- {_category_title(key)}", f"{value / per_pe:.1f}",
+                     f"{PUBLISHED_CATEGORY_MM2[key] / published_pe:.1f}"])
+    return ("The same in PE equivalents (area / (array area / PEs)), a node-independent "
+            "unit:\n\n" + _table(["logic", f"PEs ({report.config_name})",
+                                   "PEs (published)"], rows))
+
+
+def _category_title(key):
+    return next(c.title for c in CATEGORIES if c.key == key)
+
+
 def _category_rows(figures):
     """Per Focus category: our share of the array next to the published units' share."""
     rows = []
@@ -271,9 +291,10 @@ def _comparison_section(report):
                if dtype == "fp16" else
                f"This configuration is {dtype}; the published array is FP16 (config `paper`), "
                "whose larger PEs make every Focus/array ratio smaller."))
+    equivalents = _pe_equivalents(report, figures)
     return ("## Comparison with the published design\n\n"
             + _table(["ratio", f"this flow ({report.config_name})", "published (28 nm)"],
-                     rows) + "\n\n" + text)
+                     rows) + "\n\n" + (equivalents + "\n\n" if equivalents else "") + text)
 
 
 def _memories_section(report):
