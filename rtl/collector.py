@@ -30,7 +30,7 @@ def collector_storage(numbers, *, vector_size, slot_bits, m_tile, key_depth):
     return {
         "group sums and counts": m_tile * table_entry(numbers, vector_size=vector_size,
                                                      m_tile=m_tile).size,
-        "map": m_tile * map_bits,
+        "map FIFO": m_tile * map_layout(m_tile).size,
         "group index per layouter slot": (1 << slot_bits) * map_bits,
         "key FIFO": key_depth * vector_size * numbers.fmt.operand_width,
     }
@@ -46,16 +46,18 @@ class Collector(wiring.Component):
 
     Per key, in order: an all-zero key gets the ZERO code; a similar key gets the compact
     index of its chosen candidate's group (looked up by layouter slot); any other key opens a
-    new group with the next compact index (order of first appearance). The map entry is
-    written at the key's row, and the key's vector is added, exactly (``SicNumbers.fixed``
-    units), to its group's sum, whose member count is incremented. Read-modify-write hazards
-    between consecutive keys are resolved by transparent memory read ports, so one key per
-    cycle is sustained.
+    new group with the next compact index (order of first appearance). The key's code goes
+    to ``map`` at once (through a FIFO of ``m_tile`` codes), and its vector is added, exactly
+    (``SicNumbers.fixed`` units), to its group's sum, whose member count is incremented.
+    Read-modify-write hazards between consecutive keys are resolved by a transparent read
+    port, so one key per cycle is sustained.
 
-    After the tile's last key, the collector drains the tile: the representatives
-    (``RoundedMean`` of each group's sum and count) on ``unique``, and every token's code on
-    ``map``, both in order with ``first``/``last`` markers, concurrently and each under its
-    own back-pressure. ``tile_done`` pulses when both are out; the next tile may then start.
+    After a tile's last key the collector drains the tile's representatives
+    (``RoundedMean`` of each group's sum and count) on ``unique`` through a second,
+    non-transparent read port of the table, one group per cycle under back-pressure, while
+    the next tile's keys already update the table behind the drain's read pointer:
+    ``drain_read`` tells the gather how many groups have been read, and a key with tile row
+    ``j`` (which can open at most group ``j``) may enter only once ``j < drain_read``.
 
     Parameters
     ----------
@@ -66,7 +68,7 @@ class Collector(wiring.Component):
     slot_bits : int
         Width of a layouter slot (the group-index memory has ``2**slot_bits`` entries).
     m_tile : int
-        Largest tile: table and map depth.
+        Largest tile: table depth, map FIFO depth and compact-index range.
     key_depth : int
         Capacity of the key-vector FIFO: at least the keys between the layouter's output and
         the verdict.
@@ -76,20 +78,24 @@ class Collector(wiring.Component):
     keys : In(stream.Signature(ArrayLayout(operand, V), always_ready=True))
         Every key's vector, in order, before its verdict.
     decisions : In(stream.Signature(decision_layout(...), always_ready=True))
-        The matcher's verdicts, in key order, at most one per cycle.
+        The matcher's verdicts, in key order, at most one per cycle. The sender guarantees
+        room in the map FIFO (at most ``m_tile`` codes outstanding) and the drain rule above.
     unique : Out(stream.Signature(tile_vector(operand, V)))
-        The representatives of a tile; nothing for a tile of all-zero vectors.
+        The representatives of a tile, ``first``/``last`` marked; nothing for a tile of
+        all-zero vectors.
     map : Out(stream.Signature(map_layout(m_tile)))
-        One code per token of the tile.
-    tile_done : Out(1)
-        One-cycle pulse: the tile's last beats entered the output buffers.
-    draining : Out(1)
-        The collector is draining a tile (it accepts no verdicts then).
+        One code per token of the tile, ``first``/``last`` marked.
+    drain_read : Out(range(m_tile + 1))
+        Groups of the draining tile read so far (0 while no drain is running).
+    drain_done : Out(1)
+        One-cycle pulse: the draining tile's last group has been read from the table (the
+        table is free for the next tile).
 
     Timing
     ------
-    Verdict to table update: 3 cycles. Drain: ``max(tokens, groups + mean latency)`` cycles
-    plus 2 without back-pressure.
+    Verdict to map FIFO: 2 cycles; verdict to table update: 3 cycles. The drain starts the
+    cycle after the last key's update and reads one group per cycle; a representative enters
+    ``unique``'s output buffer ``1 + RoundedMean`` latency cycles after its read.
     """
 
     def __init__(self, numbers, *, vector_size, slot_bits, m_tile, key_depth):
@@ -108,8 +114,8 @@ class Collector(wiring.Component):
                                              always_ready=True)),
             "unique": Out(stream.Signature(tile_vector(operand, vector_size))),
             "map": Out(stream.Signature(map_layout(m_tile))),
-            "tile_done": Out(1),
-            "draining": Out(1),
+            "drain_read": Out(range(m_tile + 1)),
+            "drain_done": Out(1),
         })
 
     @property
@@ -130,19 +136,15 @@ class Collector(wiring.Component):
                      key_fifo.w_en.eq(self.keys.valid)]
 
         m.submodules.table = table = memory.Memory(shape=self.entry, depth=m_tile, init=[])
-        m.submodules.codes = codes = memory.Memory(shape=code_bits, depth=m_tile, init=[])
         m.submodules.groups = groups = memory.Memory(
             shape=code_bits, depth=1 << self.slot_bits, init=[])
         table_write = table.write_port()
-        table_read = table.read_port(transparent_for=(table_write,))
-        code_write = codes.write_port()
-        code_read = codes.read_port()
+        update_read = table.read_port(transparent_for=(table_write,))
+        drain_port = table.read_port()
         group_write = groups.write_port()
         group_read = groups.read_port(transparent_for=(group_write,))
 
         groups_open = Signal(range(m_tile + 1))   # compact indices handed out in this tile
-        draining = Signal()
-        m.d.comb += self.draining.eq(draining)
 
         # --- Z0: look up the chosen candidate's group ------------------------------------
         verdict = self.decisions.payload
@@ -162,31 +164,45 @@ class Collector(wiring.Component):
             m.d.comb += code.eq(group_read.data)
         with m.Else():
             m.d.comb += code.eq(groups_open)
-        with m.If(opens):
+        with m.If(z1_valid & z1.tag.tile_last):
+            m.d.sync += groups_open.eq(0)
+        with m.Elif(opens):
             m.d.sync += groups_open.eq(groups_open + 1)
         m.d.comb += [
             group_write.addr.eq(z1.tag.slot),
             group_write.data.eq(code),
             group_write.en.eq(z1_valid),
-            code_write.addr.eq(z1.tag.index),
-            code_write.data.eq(code),
-            code_write.en.eq(z1_valid),
+            update_read.addr.eq(code),
+        ]
+        m.submodules.map_fifo = map_fifo = fifo.SyncFIFOBuffered(
+            width=self.map.payload.shape().size, depth=m_tile)
+        map_beat = Signal(self.map.payload.shape())
+        m.d.comb += [
+            map_beat.code.eq(code),
+            map_beat.first.eq(z1.tag.index == 0),
+            map_beat.last.eq(z1.tag.tile_last),
+            map_fifo.w_data.eq(map_beat),
+            map_fifo.w_en.eq(z1_valid),
+            self.map.valid.eq(map_fifo.r_rdy),
+            self.map.payload.eq(map_fifo.r_data),
+            map_fifo.r_en.eq(self.map.ready),
         ]
         z2_valid, z2_code, z2_opens = Signal(), Signal(code_bits), Signal()
-        z2_zero, z2_last, z2_index = Signal(), Signal(), Signal(range(m_tile))
+        z2_zero, z2_last = Signal(), Signal()
+        z2_groups = Signal(range(m_tile + 1))          # groups of the tile, at its last key
         m.d.sync += [
             z2_valid.eq(z1_valid),
             z2_code.eq(code),
             z2_opens.eq(opens),
             z2_zero.eq(z1.tag.zero),
             z2_last.eq(z1_valid & z1.tag.tile_last),
-            z2_index.eq(z1.tag.index),
+            z2_groups.eq(groups_open + opens),
         ]
 
         # --- Z2: add the key into its group ------------------------------------------------
         key = data.ArrayLayout(numbers.fmt.operand_shape, size)(key_fifo.r_data)
         m.d.comb += key_fifo.r_en.eq(z2_valid)
-        current = self.entry(table_read.data)
+        current = self.entry(update_read.data)
         updated = Signal(self.entry)
         for lane in range(size):
             value = numbers.fixed(m, key[lane])
@@ -203,73 +219,51 @@ class Collector(wiring.Component):
             table_write.en.eq(z2_valid & ~z2_zero),
         ]
 
-        # --- the drain -------------------------------------------------------------------
-        tokens = Signal(range(m_tile + 1))
+        # --- the drain of the representatives ----------------------------------------------
+        issuing = Signal()
         unique_total = Signal(range(m_tile + 1))
-        map_position = Signal(range(m_tile + 1))
         unique_position = Signal(range(m_tile + 1))
-        with m.If(z2_last):
-            m.d.sync += [
-                draining.eq(1),
-                tokens.eq(z2_index + 1),
-                unique_total.eq(groups_open),
-                map_position.eq(0),
-                unique_position.eq(0),
-            ]
-
-        # map: read the codes in token order
-        m.submodules.map_buffer = map_buffer = SkidBuffer(self.map.payload.shape())
-        wiring.connect(m, wiring.flipped(self.map), map_buffer.o)
-        map_advance = map_buffer.i.ready
-        map_issue = draining & (map_position != tokens)
-        map_valid, map_first, map_last = Signal(), Signal(), Signal()
-        m.d.comb += [code_read.addr.eq(map_position), code_read.en.eq(map_advance)]
-        with m.If(map_advance):
-            m.d.sync += [
-                map_valid.eq(map_issue),
-                map_first.eq(map_position == 0),
-                map_last.eq(map_position == tokens - 1),
-            ]
-            with m.If(map_issue):
-                m.d.sync += map_position.eq(map_position + 1)
-        m.d.comb += [
-            map_buffer.i.valid.eq(map_valid),
-            map_buffer.i.payload.code.eq(code_read.data),
-            map_buffer.i.payload.first.eq(map_first),
-            map_buffer.i.payload.last.eq(map_last),
-        ]
-
-        # representatives: read each group's sum and count, divide, round
         m.submodules.unique_buffer = unique_buffer = SkidBuffer(self.unique.payload.shape())
         wiring.connect(m, wiring.flipped(self.unique), unique_buffer.o)
-        unique_advance = unique_buffer.i.ready
-        unique_issue = draining & (unique_position != unique_total)
-        with m.If(draining):
-            m.d.comb += [table_read.addr.eq(unique_position),
-                         table_read.en.eq(unique_advance)]
-        with m.Else():
-            m.d.comb += [table_read.addr.eq(code), table_read.en.eq(1)]
-        with m.If(unique_advance & unique_issue):
-            m.d.sync += unique_position.eq(unique_position + 1)
-        m.submodules.mean = mean = RoundedMean(numbers, lanes=size, m_tile=m_tile)
+        advance = unique_buffer.i.ready
+        issue = issuing & advance
+        final = unique_position == unique_total - 1
         m.d.comb += [
-            mean.en.eq(unique_advance),
-            mean.sums.eq(current.sums),
-            mean.count.eq(current.count),
+            drain_port.addr.eq(unique_position),
+            drain_port.en.eq(advance),
+            self.drain_read.eq(Mux(issuing, unique_position, 0)),
+        ]
+        with m.If(z2_last):
+            # The previous drain is over: the gather admits a tile's last key only then.
+            m.d.sync += [issuing.eq(z2_groups != 0), unique_total.eq(z2_groups),
+                         unique_position.eq(0)]
+            m.d.comb += self.drain_done.eq(z2_groups == 0)
+        with m.Elif(issue):
+            m.d.sync += unique_position.eq(unique_position + 1)
+            with m.If(final):
+                m.d.sync += issuing.eq(0)
+                m.d.comb += self.drain_done.eq(1)
+
+        m.submodules.mean = mean = RoundedMean(numbers, lanes=size, m_tile=m_tile)
+        drained = self.entry(drain_port.data)
+        m.d.comb += [
+            mean.en.eq(advance),
+            mean.sums.eq(drained.sums),
+            mean.count.eq(drained.count),
         ]
         if numbers.special_bits:
-            m.d.comb += mean.specials.eq(current.specials)
+            m.d.comb += mean.specials.eq(drained.specials)
         markers = data.StructLayout({"valid": 1, "first": 1, "last": 1})
         issued = Signal(markers)
         m.d.comb += [
-            issued.valid.eq(unique_issue),
+            issued.valid.eq(issuing),
             issued.first.eq(unique_position == 0),
-            issued.last.eq(unique_position == unique_total - 1),
+            issued.last.eq(final),
         ]
         stages = [issued]
         for stage in range(1 + mean.latency):
             register = Signal(markers, name=f"unique_marker{stage}")
-            with m.If(unique_advance):
+            with m.If(advance):
                 m.d.sync += register.eq(stages[-1])
             stages.append(register)
         m.d.comb += [
@@ -278,12 +272,4 @@ class Collector(wiring.Component):
             unique_buffer.i.payload.first.eq(stages[-1].first),
             unique_buffer.i.payload.last.eq(stages[-1].last),
         ]
-
-        in_flight = map_valid | map_issue | unique_issue
-        for stage in stages[1:]:
-            in_flight = in_flight | stage.valid
-        done = draining & ~z2_last & ~in_flight
-        m.d.comb += self.tile_done.eq(done)
-        with m.If(done):
-            m.d.sync += [draining.eq(0), groups_open.eq(0)]
         return m

@@ -83,9 +83,11 @@ class SimilarityGather(wiring.Component):
     Timing
     ------
     One key every ``G = ceil(C / matchers)`` cycles (7 for the default window and one
-    matcher, 1 for seven). After a tile's last key the input stalls for the pipeline flush
-    (:attr:`flush_cycles`) and the drain of the tile, ``max(tokens, groups +`` the mean
-    latency ``)`` cycles plus a few, both streams concurrently.
+    matcher, 1 for seven). Map codes leave as the keys are decided (a FIFO of ``m_tile``
+    codes; the input stalls when it is full). A tile's representatives are drained after its
+    last key (:attr:`flush_cycles` later), one per cycle, while the next tile already runs
+    behind the drain's read pointer: the next tile's first key waits for the flush, so a
+    tile costs about ``G * tokens + flush_cycles`` cycles back to back.
     """
 
     def __init__(self, fmt, *, vector_size, m_tile, window, window_vectors, matchers,
@@ -284,12 +286,24 @@ class SimilarityGather(wiring.Component):
         with m.If(accept & bad_protocol):
             m.d.sync += self.error[SicError.PROTOCOL.value].eq(1)
 
-        # --- hold the input while a tile is finishing ---------------------------------------
-        closing = Signal()
+        # --- admission: the map FIFO and the drain of the previous tile ----------------------
+        # ``pending``: a tile's last key was accepted and its table is not yet fully read by
+        # the drain. The next tile's key of row j (it can open at most group j) enters only
+        # once the drain has read group j, and its last key only after the drain: the table
+        # is shared by the tile being drained and the tile being built.
+        pending = Signal()
         with m.If(accept & tile_last):
-            m.d.sync += closing.eq(1)
-        with m.Elif(collector.tile_done):
-            m.d.sync += closing.eq(0)
+            m.d.sync += pending.eq(1)
+        with m.Elif(collector.drain_done):
+            m.d.sync += pending.eq(0)
+        outstanding = Signal(range(m_tile + 1))    # accepted keys whose code has not left
+        map_out = self.map.valid & self.map.ready
+        m.d.sync += outstanding.eq(outstanding + accept - map_out)
+        behind_drain = ~tile_last & (index < collector.drain_read)
+        # A tile's first key enters only once the previous tile's drain has started, i.e.
+        # after that tile's last verdict: the matcher never holds keys of two tiles, so the
+        # registers latched at a tile start (theta2 is used late in the matcher) are safe.
+        admit = (outstanding < m_tile) & (~pending | behind_drain)
 
         # --- wiring ------------------------------------------------------------------------
         keys = layouter.keys
@@ -301,7 +315,7 @@ class SimilarityGather(wiring.Component):
             keys.payload.index.eq(index),
             keys.payload.tile_first.eq(tile_first),
             keys.payload.tile_last.eq(tile_last),
-            layouter.hold.eq(closing),
+            layouter.hold.eq(~admit),
             layouter.frame_stride.eq(Mux(starting, self.frame_stride, latched_fs)),
             layouter.row_stride.eq(Mux(starting, self.row_stride, latched_hs)),
             matcher.theta2.eq(latched_theta),

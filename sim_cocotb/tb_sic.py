@@ -69,31 +69,44 @@ class SicTB:
                               | (int(i == count - 1) << (data_bits + self.position_bits + 1)))
         return words
 
-    async def _watch_inputs(self, times):
-        """Record the cycle of every accepted input beat (relative to the call)."""
+    async def _watch_inputs(self, times, switches):
+        """Record the cycle of every accepted input beat (relative to the call); after the
+        ``n``-th accepted beat, for ``(n, case)`` in ``switches``, load ``case``'s registers
+        (they take effect from the next tile on)."""
         cycle = 0
+        switches = list(switches)
         while True:
             await ReadOnly()
-            if int(self.dut.vectors__valid.value) and int(self.dut.vectors__ready.value):
+            accepted = int(self.dut.vectors__valid.value) and int(self.dut.vectors__ready.value)
+            if accepted:
                 times.append(cycle)
             await RisingEdge(self.dut.clk)
+            if switches and len(times) == switches[0][0]:
+                self.registers(switches.pop(0)[1])
             cycle += 1
 
-    async def run(self, case, *, idle=0.0, stall=0.0):
-        """Stream ``case`` through the unit, check every output beat; returns timing."""
-        expected = case.expected(dtype=self.dtype, window=self.window, m_tile=self.m_tile)
-        self.registers(case)
+    async def run(self, *cases_, idle=0.0, stall=0.0, map_stall=None):
+        """Stream the cases back to back through the unit (each case's registers are loaded
+        right after the previous case's last beat is accepted), check every output beat;
+        returns timing. ``stall`` applies to both outputs unless ``map_stall`` is given."""
+        expected = [tile for case in cases_
+                    for tile in case.expected(dtype=self.dtype, window=self.window,
+                                              m_tile=self.m_tile)]
+        beats = [self.beats(case.sequences) for case in cases_]
+        switches = [(sum(len(b) for b in beats[:i]), case) for i, case in enumerate(cases_)]
+        self.registers(cases_[0])
         seeds = [int(s) for s in self.rng.integers(1 << 32, size=3)]
         source = StreamSource(self.dut, "vectors", self.dut.clk, idle=idle,
                               rng=random.Random(seeds[0]))
         uniques = StreamSink(self.dut, "unique", self.dut.clk, stall=stall,
                              rng=random.Random(seeds[1]))
-        maps = StreamSink(self.dut, "map", self.dut.clk, stall=stall,
+        maps = StreamSink(self.dut, "map", self.dut.clk,
+                          stall=stall if map_stall is None else map_stall,
                           rng=random.Random(seeds[2]))
         accepted = []
         tasks = [cocotb.start_soon(uniques.run()), cocotb.start_soon(maps.run()),
-                 cocotb.start_soon(self._watch_inputs(accepted))]
-        await source.send(self.beats(case.sequences))
+                 cocotb.start_soon(self._watch_inputs(accepted, switches[1:]))]
+        await source.send([word for words in beats for word in words])
         tokens = sum(len(tile.map) for tile in expected)
         groups = sum(len(tile.unique) for tile in expected)
         budget = 20 * (tokens * (len(cases.candidate_offsets(1, 1, self.window)) + 4)) + 500
@@ -102,12 +115,12 @@ class SicTB:
         await ClockCycles(self.dut.clk, 5)
         for task in tasks:
             task.cancel()
-        self.check(case, expected, uniques.beats, maps.beats)
+        self.check(" + ".join(case.name for case in cases_), expected, uniques.beats,
+                   maps.beats)
         return {"accepted": accepted, "map_cycles": maps.cycles,
                 "unique_cycles": uniques.cycles, "tiles": expected}
 
-    def check(self, case, expected, unique_beats, map_beats):
-        name = case.name
+    def check(self, name, expected, unique_beats, map_beats):
         tokens = sum(len(tile.map) for tile in expected)
         groups = sum(len(tile.unique) for tile in expected)
         assert len(map_beats) == tokens, f"{name}: {len(map_beats)} map beats, want {tokens}"
@@ -175,6 +188,24 @@ async def merge_chains_wraps_ties(dut):
 
 
 @cocotb.test()
+async def registers_change_between_tiles(dut):
+    """Runs with different thresholds, strides and tile lengths back to back, the registers
+    changed as soon as the previous run's last token is accepted (while its tiles are still
+    in the matcher and being drained): each run must see its own registers."""
+    tb = SicTB(dut, 10)
+    await tb.reset()
+    runs = [cases.copy_chains(tb.rng, dtype=tb.dtype, vector_size=tb.size, window=tb.window,
+                              frame_stride=stride, row_stride=4, tokens=tokens, theta=theta,
+                              noise=0.1, tile_length=length)
+            for stride, theta, tokens, length in ((12, 0.9, 2 * tb.m_tile, tb.m_tile),
+                                                  (9, 0.2, tb.m_tile + 5, 7),
+                                                  (12, 0.98, tb.m_tile, tb.m_tile),
+                                                  (10, 0.5, 3, 3))]
+    for idle, stall in FLOW_PATTERNS[:2]:
+        await tb.run(*runs, idle=idle, stall=stall)
+
+
+@cocotb.test()
 async def every_candidate_invalid_in_turn(dut):
     """A key whose favourite candidate is pruned, all-zero or in the previous tile, for each
     candidate in turn (the key must take the next best)."""
@@ -217,6 +248,8 @@ async def all_similar_and_none_similar(dut):
                                  tokens=2 * tb.m_tile + 3, similar=similar,
                                  tile_length=tb.m_tile)
             await tb.run(case, idle=idle, stall=stall)
+    # A map consumer far slower than the input: the map FIFO fills and must stall the input.
+    await tb.run(case, map_stall=0.95)
 
 
 @cocotb.test()
