@@ -62,7 +62,9 @@ class ScatterAccumulator(wiring.Component):
     Scatter of a slice: ``ceil(tokens / lanes)`` cycles; it starts once the slice's last
     partial sum arrived. Consecutive slices follow without a bubble when a slice has more
     than ``add_latency + 2`` beats; shorter slices wait for the pipeline to drain. The
-    output phase takes ``tokens`` cycles plus 2 under no back-pressure.
+    read-out of a finished tile (``tokens`` cycles plus 2 under no back-pressure) overlaps
+    the next tile's first slice, which follows the read pointer; the next tile's second
+    slice waits for the read-out to end.
     """
 
     def __init__(self, fmt, *, cols, m_tile, lanes):
@@ -145,7 +147,9 @@ class ScatterAccumulator(wiring.Component):
         beats = Signal(range(rows_per_bank + 1))
         m.d.comb += beats.eq((tokens + lanes - 1) // lanes)
         in_flight = Signal(range(self.drain_cycles + 2))
+        emitting = Signal()             # the previous tile is being read out
         emit_index = Signal(range(m_tile + 1))
+        emit_tokens = Signal.like(tokens)
 
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
             width=len(self.out.payload.as_value()), depth=4)
@@ -165,11 +169,11 @@ class ScatterAccumulator(wiring.Component):
         read_issue = Signal()           # output phase: a tile row read is issued this cycle
         read_pending = Signal()         # ... and its data arrives this cycle
         m.d.sync += read_pending.eq(read_issue)
-        with m.FSM(name="phase") as phase:
+        with m.FSM(name="phase"):
             with m.State("START"):
                 # Registers are sampled when the tile's first slice is complete; values out
                 # of range are clamped (tokens to [1, m_tile], slices to >= 1) and flagged.
-                m.d.sync += [slice_index.eq(0), beat_index.eq(0), emit_index.eq(0)]
+                m.d.sync += [slice_index.eq(0), beat_index.eq(0)]
                 with m.If(full.bit_select(scatter_bank, 1)):
                     m.d.sync += [
                         tokens.eq(Mux(self.tokens == 0, 1,
@@ -184,8 +188,13 @@ class ScatterAccumulator(wiring.Component):
                 with m.If(full.bit_select(scatter_bank, 1) & no_hazard):
                     m.next = "SCATTER"
             with m.State("SCATTER"):
-                m.d.comb += [self.maps.ready.eq(1), map_beat_ok.eq(self.maps.valid)]
-                with m.If(self.maps.valid):
+                # The first slice only writes (it adds to zero), so it runs while the
+                # previous tile is read out, behind the read pointer; later slices read
+                # the tile and wait for the read-out to finish.
+                read_out = (slice_index == 0) & (emit_index >= (beat_index + 1) * lanes)
+                go = ~emitting | read_out
+                m.d.comb += [self.maps.ready.eq(go), map_beat_ok.eq(self.maps.valid & go)]
+                with m.If(map_beat_ok):
                     m.d.sync += self.busy_cycles.eq(self.busy_cycles + 1)
                     final = beat_index == beats - 1
                     with m.If(self.maps.payload.last != final):
@@ -200,15 +209,17 @@ class ScatterAccumulator(wiring.Component):
                         with m.Elif(~full.bit_select(~scatter_bank, 1) | ~long_slice):
                             m.next = "WAIT_SLICE"
             with m.State("DRAIN"):
-                with m.If(in_flight == 0):
-                    m.next = "EMIT"
-            with m.State("EMIT"):
-                room = out_fifo.w_level + read_pending < out_fifo.depth - 1
-                with m.If(room & (emit_index < tokens)):
-                    m.d.comb += read_issue.eq(1)
-                    m.d.sync += emit_index.eq(emit_index + 1)
-                with m.If((emit_index == tokens) & ~read_pending):
+                with m.If((in_flight == 0) & ~emitting):
+                    m.d.sync += [emitting.eq(1), emit_index.eq(0), emit_tokens.eq(tokens)]
                     m.next = "START"
+
+        # --- read-out of the finished tile, overlapped with the next tile's first slice -----
+        room = out_fifo.w_level + read_pending < out_fifo.depth - 1
+        with m.If(emitting & room & (emit_index < emit_tokens)):
+            m.d.comb += read_issue.eq(1)
+            m.d.sync += emit_index.eq(emit_index + 1)
+        with m.If(emitting & (emit_index == emit_tokens) & ~read_pending):
+            m.d.sync += emitting.eq(0)
 
         # A slice buffer becomes full when its fold's last partial sum arrives, and free
         # again when the scatter accepted the slice's final map beat.
@@ -233,7 +244,7 @@ class ScatterAccumulator(wiring.Component):
                 m.d.sync += flag(ScatterError.BAD_GROUP)
             m.d.comb += [
                 slice_reads[j].addr.eq(scatter_bank * max(m_tile, 2) + entry.group),
-                tile_banks[j][0].addr.eq(Mux(phase.ongoing("EMIT"), emit_row, beat_index)),
+                tile_banks[j][0].addr.eq(Mux(emitting, emit_row, beat_index)),
             ]
             m.d.sync += [
                 lane_write[j].eq(map_beat_ok & token_ok),
@@ -271,7 +282,7 @@ class ScatterAccumulator(wiring.Component):
         m.d.comb += [
             row.data.eq(Array(tile_banks[j][0].data for j in range(lanes))[emit_lane]),
             row.first.eq(emit_count == 0),
-            row.last.eq(emit_count == tokens - 1),
+            row.last.eq(emit_count == emit_tokens - 1),
             out_fifo.w_data.eq(row),
             out_fifo.w_en.eq(read_pending),
         ]

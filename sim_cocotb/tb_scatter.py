@@ -72,29 +72,43 @@ class ScatterTB:
         return beats
 
     async def run_tile(self, slices, *, idle=0.0, stall=0.0, tokens_register=None):
-        tokens = len(slices[0][1])
+        """One tile: ``slices`` is a list of (partial-sum table, map) per K-slice."""
+        await self.run_tiles([slices], idle=idle, stall=stall, tokens_register=tokens_register)
+
+    async def run_tiles(self, tiles, *, idle=0.0, stall=0.0, tokens_register=None):
+        """Tiles of equal token and slice counts back to back, without waiting for the
+        output in between (a tile's read-out overlaps the next tile's first slice)."""
+        tokens = len(tiles[0][0][1])
         self.dut.tokens.value = tokens if tokens_register is None else tokens_register
-        self.dut.slices.value = len(slices)
+        self.dut.slices.value = len(tiles[0])
         sink_task = self.flow(idle, stall)
         psum_task = cocotb.start_soon(self.psum_source.send(
-            [b for table, _ in slices for b in self.psum_beats(table)]))
-        await self.map_source.send([b for _, mapping in slices for b in self.map_beats(mapping)])
+            [b for slices in tiles for table, _ in slices for b in self.psum_beats(table)]))
+        await self.map_source.send([b for slices in tiles for _, mapping in slices
+                                    for b in self.map_beats(mapping)])
         await psum_task
-        await self.sink.wait_for(tokens, timeout_cycles=50 * tokens * len(slices) + 200)
+        rows = tokens * len(tiles)
+        await self.sink.wait_for(rows, timeout_cycles=50 * rows * len(tiles[0]) + 200)
         await ClockCycles(self.dut.clk, 5)
         sink_task.cancel()
-        expected = scatter_tile(self.arith, [t for t, _ in slices], [m for _, m in slices])
-        self.check(expected)
+        self.check([scatter_tile(self.arith, [t for t, _ in slices], [m for _, m in slices])
+                    for slices in tiles])
 
-    def check(self, expected):
+    def check(self, expected_tiles):
         beats = self.sink.beats
-        assert len(beats) == len(expected), f"{len(beats)} rows out, {len(expected)} expected"
-        for t, (beat, want) in enumerate(zip(beats, expected)):
-            values, first, last = unpack_tile_vector(beat, self.arith.accumulator_width,
-                                                     self.cols, signed=self.arith.signed)
-            assert (first, last) == (int(t == 0), int(t == len(expected) - 1)), \
-                f"row {t}: markers first={first} last={last}"
-            assert values == [int(v) for v in want], f"row {t}: got {values}, expected {list(want)}"
+        rows = sum(len(tile) for tile in expected_tiles)
+        assert len(beats) == rows, f"{len(beats)} rows out, {rows} expected"
+        beat = iter(beats)
+        for number, expected in enumerate(expected_tiles):
+            for t, want in enumerate(expected):
+                values, first, last = unpack_tile_vector(next(beat),
+                                                         self.arith.accumulator_width,
+                                                         self.cols, signed=self.arith.signed)
+                where = f"tile {number} row {t}"
+                assert (first, last) == (int(t == 0), int(t == len(expected) - 1)), \
+                    f"{where}: markers first={first} last={last}"
+                assert values == [int(v) for v in want], \
+                    f"{where}: got {values}, expected {list(want)}"
 
     def errors(self):
         value = int(self.dut.error.value)
@@ -110,6 +124,20 @@ async def random_tiles(dut):
         tokens = int(tb.rng.integers(1, tb.m_tile + 1))
         slices = [tb.random_slice(tokens) for _ in range(int(tb.rng.integers(1, 5)))]
         await tb.run_tile(slices, idle=idle, stall=stall)
+    assert not tb.errors(), f"unexpected errors {tb.errors()}"
+
+
+@cocotb.test(timeout_time=4, timeout_unit="ms")
+async def tiles_back_to_back(dut):
+    """Tiles streamed without a pause: each tile's read-out overlaps the next tile's first
+    slice (which must not overwrite rows not yet read), one-slice tiles included."""
+    tb = ScatterTB(dut, 5)
+    await tb.reset()
+    for number, (idle, stall) in enumerate(FLOW_PATTERNS):
+        tokens = [tb.m_tile, int(tb.rng.integers(1, tb.m_tile + 1))][number % 2]
+        slices = [1, 3, 2, 1][number]
+        tiles = [[tb.random_slice(tokens) for _ in range(slices)] for _ in range(3)]
+        await tb.run_tiles(tiles, idle=idle, stall=stall)
     assert not tb.errors(), f"unexpected errors {tb.errors()}"
 
 
