@@ -32,10 +32,9 @@ BLOCKS = [
           lambda cfg: ScatterAccumulator(get_format(cfg.dtype), cols=cfg.cols,
                                          m_tile=cfg.m_tile, lanes=cfg.scatter_lanes),
           "adds unique-vector partial sums into every mapped token row, over all K-slices"),
-    Block("focus_engine", "focus_engine",
-          lambda cfg: FocusEngine(get_format(cfg.dtype), rows=cfg.rows, cols=cfg.cols,
-                                  m_tile=cfg.m_tile, lanes=cfg.scatter_lanes),
-          "top level: array -> scatter accumulator -> output conversion, dense/concentrated"),
+    Block("focus_engine", "focus_engine", FocusEngine.from_config,
+          "top level: array -> scatter accumulator -> output conversion -> SIC gather, "
+          "dense/concentrated"),
     Block("importance_analyzer", "focus_importance_analyzer",
           lambda cfg: ImportanceAnalyzer(dtype=cfg.dtype, sort_width=cfg.sort_width,
                                          max_tokens=cfg.max_tokens),

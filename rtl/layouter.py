@@ -249,7 +249,9 @@ class Layouter(wiring.Component):
                 previous_position.eq(key.position),
                 previous_slot.eq(new_slot),
                 key_slot.eq(new_slot),
-                valid.eq(remaining | (usable << new_slot)),
+                # the new key's slot is overwritten: its flag is the key's own, never the
+                # flag of the position window_vectors before that last used the slot
+                valid.eq((remaining & ~(1 << new_slot)) | (usable << new_slot)),
             ]
         m.d.comb += [
             vector_write.addr.eq(new_slot),

@@ -1,6 +1,7 @@
 """cocotb cycle measurement of the FocusEngine (driven by ``bench_engine``).
 
-Parameters: as ``tb_engine`` plus ``result`` (JSON file to write).
+Parameters: as ``tb_engine`` plus ``tiles`` (output tiles per run, streamed back to back)
+and ``result`` (JSON file to write).
 """
 
 import json
@@ -30,15 +31,22 @@ async def engine_cycles(dut):
     results = []
     for name, dense, uniques, maps in cases:
         await tb.reset()
-        _, _, used = await tb.run_tile(dense=dense, uniques=uniques, maps=maps)
-        used_maps = [np.arange(w.tokens)] * tb.slices if dense else maps
+        tiles = [tb.tile(dense=dense, uniques=uniques, maps=maps)
+                 for _ in range(params["tiles"])]
+        await tb.run_tiles(tiles, dense=dense)
+        used = tiles[0]
+        last = max(tb.sink.cycles[-1] if tb.sink.cycles else 0,
+                   tb.map_sink.cycles[-1] if tb.map_sink.cycles else 0)
         results.append({
             "workload": name,
+            "dense": dense,
             "tokens": w.tokens,
             "slices": tb.slices,
-            "unique_vectors": [len(u) for u in used],
-            "zero_entries": int(sum(np.count_nonzero(m == ZERO) for m in used_maps)),
-            "cycles": tb.sink.cycles[-1] + 1,
+            "tiles": len(tiles),
+            "unique_vectors": [len(u) for u in used.uniques],
+            "zero_entries": int(sum(np.count_nonzero(m == ZERO) for m in used.maps)),
+            "output_vectors": len(tb.sink.beats),
+            "cycles": last + 1,
             "array_vectors": int(dut.array_vectors.value),
             "array_stall_cycles": int(dut.array_stall_cycles.value),
             "scatter_busy_cycles": int(dut.scatter_busy_cycles.value),

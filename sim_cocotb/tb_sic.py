@@ -274,6 +274,16 @@ async def zero_vectors_and_holes(dut):
     case = cases.SicCase("zeros-and-gaps", 12, 4, sic.theta_register(0.8), 8, sequences)
     await tb.run(case)
     await tb.run(case, idle=0.4, stall=0.4)
+    # A tile spanning more positions than the layouter holds: positions 0..19 and then
+    # 64+6 .. 64+17 reuse slots 6..17 inside the tile. The vector at 64+7 is unusable
+    # (fp16: +inf in every lane; int8: all zero) and is the only candidate in the window of
+    # the key at 64+8: the slot must carry the new vector's flag, not its old occupant's.
+    positions = np.concatenate([np.arange(20), 64 + np.arange(6, 18)])
+    values = cases.encode(0.5 + 0.5 * tb.rng.random((positions.size, size)), tb.dtype)
+    values[21] = 0x7C00 if tb.dtype == "fp16" else 0
+    wrap = cases.SicCase("slot-reuse", 12, 4, sic.theta_register(0.5), tb.m_tile,
+                         [(values, positions)])
+    await tb.run(wrap)
 
 
 @cocotb.test()

@@ -2,21 +2,28 @@
 
 import pytest
 
-from rtl.arith import get_format
+from gen.config import CONFIGS
 from rtl.focus_engine import FocusEngine
 from sim_cocotb.runner import run_testbench
 
 pytestmark = pytest.mark.engine
 
-# dtype, rows (= V), cols, m_tile, scatter lanes, K-slices
-CASES = [("int8", 4, 4, 32, 2, 4), ("fp16", 4, 4, 32, 2, 4)]
+# dtype, rows (= V), cols, m_tile, scatter lanes, K-slices, gather matchers, input geometry
+CASES = [("int8", 4, 4, 32, 2, 4, 1, "tiny"),
+         ("fp16", 4, 4, 32, 2, 4, 7, "tiny"),
+         ("int8", 8, 8, 64, 2, 8, 7, "small")]      # the medium size of the issue
 
 
-@pytest.mark.parametrize("dtype,rows,cols,m_tile,lanes,slices", CASES,
-                         ids=[f"{c[0]}-{c[1]}x{c[2]}-m{c[3]}-l{c[4]}-k{c[5]}" for c in CASES])
-def test_focus_engine(dtype, rows, cols, m_tile, lanes, slices, seed, test_dir):
-    dut = FocusEngine(get_format(dtype), rows=rows, cols=cols, m_tile=m_tile, lanes=lanes)
-    run_testbench(dut, "focus_engine", "sim_cocotb.tb_engine",
+@pytest.mark.parametrize("dtype,rows,cols,m_tile,lanes,slices,matchers,geometry", CASES,
+                         ids=[f"{c[0]}-{c[1]}x{c[2]}-m{c[3]}-l{c[4]}-k{c[5]}-g{c[6]}"
+                              for c in CASES])
+def test_focus_engine(dtype, rows, cols, m_tile, lanes, slices, matchers, geometry, seed,
+                      test_dir):
+    config = CONFIGS["paper"].replace(dtype=dtype, rows=rows, cols=cols, m_tile=m_tile,
+                                      scatter_lanes=lanes, matchers=matchers,
+                                      window_vectors=64, max_tokens=512)
+    run_testbench(FocusEngine.from_config(config), "focus_engine", "sim_cocotb.tb_engine",
                   params={"dtype": dtype, "rows": rows, "cols": cols, "m_tile": m_tile,
-                          "lanes": lanes, "slices": slices},
+                          "lanes": lanes, "slices": slices, "window": list(config.window),
+                          "geometry": geometry},
                   seed=seed, test_dir=test_dir)
