@@ -83,8 +83,9 @@ def main(argv=None):
     parser.add_argument("--size", choices=SIZES, default="medium")
     parser.add_argument("--dtype", action="append",
                         help="format(s) to measure (default: every implemented one)")
-    parser.add_argument("--matchers", default="1",
-                        help="gather matchers, comma-separated (default 1, the paper's)")
+    parser.add_argument("--matchers", default="1,7",
+                        help="gather matchers, comma-separated (default 1, the paper's, and "
+                             "7, one key per cycle)")
     args = parser.parse_args(argv)
     out_dir = PROJECT_ROOT / "build" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -99,12 +99,19 @@ class EngineTB(ScatterTB):
                     for k, w in enumerate(weights))
         return 1, max(int(np.abs(dense).max()) // 127, 1).bit_length()
 
+    def random_weights(self):
+        """One weight tile: int8 uniform; fp16 normal with variance 1/K, like trained
+        weights (random bit patterns would overflow most outputs to infinity)."""
+        if self.arith.name == "int8":
+            return self.arith.random_operands(self.rng, (self.rows, self.cols))
+        values = self.rng.normal(0.0, (self.rows * self.slices) ** -0.5, (self.rows, self.cols))
+        return to_operands(self.arith, values, None)
+
     def tile(self, *, dense, uniques=None, maps=None):
         """An output tile with fresh random weights; ``uniques``/``maps`` override the
         workload's concentrated input."""
         w = self.workload
-        weights = [self.arith.random_operands(self.rng, (self.rows, self.cols))
-                   for _ in range(self.slices)]
+        weights = [self.random_weights() for _ in range(self.slices)]
         if dense:
             uniques = [w.dense[:, k * self.rows:(k + 1) * self.rows]
                        for k in range(self.slices)]
