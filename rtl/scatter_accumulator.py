@@ -62,9 +62,11 @@ class ScatterAccumulator(wiring.Component):
     Scatter of a slice: ``ceil(tokens / lanes)`` cycles; it starts once the slice's last
     partial sum arrived. Consecutive slices follow without a bubble when a slice has more
     than ``add_latency + 2`` beats; shorter slices wait for the pipeline to drain. The
-    read-out of a finished tile (``tokens`` cycles plus 2 under no back-pressure) overlaps
-    the next tile's first slice, which follows the read pointer; the next tile's second
-    slice waits for the read-out to end.
+    read-out of a tile (one row per cycle, through a second read port of the tile banks)
+    starts with the tile's last slice and follows its write-backs; the next tile's first
+    slice (which only writes) follows the read pointer, so with ``tokens / lanes`` or more
+    cycles of later slices the read-out costs no scatter cycles. A tile's last slice starts
+    only when the previous read-out has ended (this matters for one-slice tiles).
     """
 
     def __init__(self, fmt, *, cols, m_tile, lanes):
@@ -136,7 +138,9 @@ class ScatterAccumulator(wiring.Component):
         for j in range(lanes):
             bank = m.submodules[f"tile_bank{j}"] = memory.Memory(
                 shape=row_shape, depth=max(rows_per_bank, 2), init=[])
-            tile_banks.append((bank.read_port(domain="sync"), bank.write_port()))
+            # (accumulate read, write, read-out read)
+            tile_banks.append((bank.read_port(domain="sync"), bank.write_port(),
+                               bank.read_port(domain="sync")))
 
         # --- tile sequencing ------------------------------------------------------------------
         tokens = Signal.like(self.tokens)
@@ -147,9 +151,11 @@ class ScatterAccumulator(wiring.Component):
         beats = Signal(range(rows_per_bank + 1))
         m.d.comb += beats.eq((tokens + lanes - 1) // lanes)
         in_flight = Signal(range(self.drain_cycles + 2))
-        emitting = Signal()             # the previous tile is being read out
+        emitting = Signal()             # a tile is being read out
         emit_index = Signal(range(m_tile + 1))
         emit_tokens = Signal.like(tokens)
+        emit_live = Signal()            # ... while its last slice is still being added
+        final_rows = Signal(range(rows_per_bank + 1))   # rows of it written by the last slice
 
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
             width=len(self.out.payload.as_value()), depth=4)
@@ -188,12 +194,18 @@ class ScatterAccumulator(wiring.Component):
                 with m.If(full.bit_select(scatter_bank, 1) & no_hazard):
                     m.next = "SCATTER"
             with m.State("SCATTER"):
-                # The first slice only writes (it adds to zero), so it runs while the
-                # previous tile is read out, behind the read pointer; later slices read
-                # the tile and wait for the read-out to finish.
-                read_out = (slice_index == 0) & (emit_index >= (beat_index + 1) * lanes)
-                go = ~emitting | read_out
+                # The read-out of a tile starts with its last slice and follows that slice's
+                # write-backs (its own read port), so it overlaps the last slice and the next
+                # tile's first slice. The first slice only writes (it adds to zero): it runs
+                # behind the read pointer. A last slice starts when no read-out is running.
+                is_last = slice_index == slices - 1
+                behind = emit_index >= (beat_index + 1) * lanes
+                go = Mux(is_last & (beat_index == 0), ~emitting,
+                         Mux((slice_index == 0) & ~is_last, ~emitting | behind, 1))
                 m.d.comb += [self.maps.ready.eq(go), map_beat_ok.eq(self.maps.valid & go)]
+                with m.If(map_beat_ok & is_last & (beat_index == 0)):
+                    m.d.sync += [emitting.eq(1), emit_live.eq(1), emit_index.eq(0),
+                                 emit_tokens.eq(tokens), final_rows.eq(0)]
                 with m.If(map_beat_ok):
                     m.d.sync += self.busy_cycles.eq(self.busy_cycles + 1)
                     final = beat_index == beats - 1
@@ -209,13 +221,14 @@ class ScatterAccumulator(wiring.Component):
                         with m.Elif(~full.bit_select(~scatter_bank, 1) | ~long_slice):
                             m.next = "WAIT_SLICE"
             with m.State("DRAIN"):
-                with m.If((in_flight == 0) & ~emitting):
-                    m.d.sync += [emitting.eq(1), emit_index.eq(0), emit_tokens.eq(tokens)]
+                with m.If(in_flight == 0):
+                    m.d.sync += emit_live.eq(0)
                     m.next = "START"
 
-        # --- read-out of the finished tile, overlapped with the next tile's first slice -----
+        # --- read-out: rows the last slice has written, in token order ----------------------
         room = out_fifo.w_level + read_pending < out_fifo.depth - 1
-        with m.If(emitting & room & (emit_index < emit_tokens)):
+        final_tokens = Mux(emit_live, final_rows * lanes, emit_tokens)
+        with m.If(emitting & room & (emit_index < emit_tokens) & (emit_index < final_tokens)):
             m.d.comb += read_issue.eq(1)
             m.d.sync += emit_index.eq(emit_index + 1)
         with m.If(emitting & (emit_index == emit_tokens) & ~read_pending):
@@ -244,13 +257,16 @@ class ScatterAccumulator(wiring.Component):
                 m.d.sync += flag(ScatterError.BAD_GROUP)
             m.d.comb += [
                 slice_reads[j].addr.eq(scatter_bank * max(m_tile, 2) + entry.group),
-                tile_banks[j][0].addr.eq(Mux(emitting, emit_row, beat_index)),
+                tile_banks[j][0].addr.eq(beat_index),
+                tile_banks[j][2].addr.eq(emit_row),
             ]
             m.d.sync += [
                 lane_write[j].eq(map_beat_ok & token_ok),
                 lane_keep[j].eq(entry.zero | bad_group),
             ]
-        m.d.sync += [first_slice.eq(slice_index == 0), stage_row.eq(beat_index)]
+        stage_final = Signal()                  # stage 1: a beat of the tile's last slice
+        m.d.sync += [first_slice.eq(slice_index == 0), stage_row.eq(beat_index),
+                     stage_final.eq(map_beat_ok & (slice_index == slices - 1))]
 
         zero = Const(fmt.accumulator_zero, fmt.accumulator_shape)
         latency = fmt.add_latency
@@ -272,6 +288,8 @@ class ScatterAccumulator(wiring.Component):
         # pipeline occupancy, for the hand-over between slices and to the output phase
         leaving = delay(m, lane_write.any(), latency, name="leaving")
         m.d.sync += in_flight.eq(in_flight + map_beat_ok - leaving)
+        with m.If(delay(m, stage_final, latency, name="final_write")):
+            m.d.sync += final_rows.eq(final_rows + 1)
 
         # --- output phase: the row read last cycle enters the FIFO ------------------------
         emit_lane = Signal(range(max(lanes, 2)))
@@ -280,7 +298,7 @@ class ScatterAccumulator(wiring.Component):
             m.d.sync += [emit_lane.eq(emit_index % lanes), emit_count.eq(emit_index)]
         row = Signal(self.out.payload.shape())
         m.d.comb += [
-            row.data.eq(Array(tile_banks[j][0].data for j in range(lanes))[emit_lane]),
+            row.data.eq(Array(tile_banks[j][2].data for j in range(lanes))[emit_lane]),
             row.first.eq(emit_count == 0),
             row.last.eq(emit_count == emit_tokens - 1),
             out_fifo.w_data.eq(row),
