@@ -24,7 +24,7 @@ PUBLISHED_GATHER_CYCLES = 8      # per output vector and matcher
 SIZES = {
     "medium": dict(rows=8, cols=8, m_tile=64, lanes=2, slices=8, tiles=8, geometry="small",
                    window_vectors=64, max_tokens=512),
-    "paper": dict(rows=32, cols=32, m_tile=1024, lanes=2, slices=4, tiles=2,
+    "paper": dict(rows=32, cols=32, m_tile=1024, lanes=2, slices=4, tiles=4,
                   geometry="llava-video", window_vectors=256, max_tokens=12800),
 }
 
@@ -38,13 +38,13 @@ def published_model(result, lanes, matchers):
     return round(compute + max(0, max(scatter, gather) - compute) + PUBLISHED_FILL)
 
 
-def bench(dtype, size, matchers, out_dir):
-    p = SIZES[size]
+def bench(dtype, size, matchers, out_dir, **overrides):
+    p = {**SIZES[size], **overrides}
     config = CONFIGS["paper"].replace(dtype=dtype, rows=p["rows"], cols=p["cols"],
                                       m_tile=p["m_tile"], scatter_lanes=p["lanes"],
                                       matchers=matchers, window_vectors=p["window_vectors"],
                                       max_tokens=p["max_tokens"])
-    name = f"engine-{dtype}-{size}-g{matchers}"
+    name = f"engine-{dtype}-{size}-g{matchers}-k{p['slices']}-t{p['tiles']}"
     result_file = out_dir / f"{name}.json"
     started = time.perf_counter()
     run_testbench(FocusEngine.from_config(config), "focus_engine", "sim_cocotb.tb_bench_engine",
@@ -54,8 +54,8 @@ def bench(dtype, size, matchers, out_dir):
     return json.loads(result_file.read_text()), time.perf_counter() - started
 
 
-def table(dtype, size, matchers, results):
-    p = SIZES[size]
+def table(dtype, size, matchers, results, **overrides):
+    p = {**SIZES[size], **overrides}
     first = results[0]
     dense = first["cycles"]
     lines = [f"### {dtype}, {p['rows']}x{p['cols']} array, m_tile {p['m_tile']}, "
@@ -86,17 +86,22 @@ def main(argv=None):
     parser.add_argument("--matchers", default="1,7",
                         help="gather matchers, comma-separated (default 1, the paper's, and "
                              "7, one key per cycle)")
+    parser.add_argument("--slices", type=int, help="K-slices per tile (overrides the size)")
+    parser.add_argument("--tiles", type=int, help="output tiles per run (overrides the size)")
     args = parser.parse_args(argv)
+    overrides = {key: value for key, value in (("slices", args.slices), ("tiles", args.tiles))
+                 if value is not None}
     out_dir = PROJECT_ROOT / "build" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     report = []
     for dtype in args.dtype or sorted(FORMATS):
         for matchers in (int(m) for m in args.matchers.split(",")):
-            results, seconds = bench(dtype, args.size, matchers, out_dir)
-            report.append(table(dtype, args.size, matchers, results) +
+            results, seconds = bench(dtype, args.size, matchers, out_dir, **overrides)
+            report.append(table(dtype, args.size, matchers, results, **overrides) +
                           f"\n\n(simulation incl. build: {seconds:.0f} s)\n")
             print(report[-1], flush=True)
-    (out_dir / f"engine-{args.size}.md").write_text("\n".join(report))
+    suffix = "".join(f"-{key}{value}" for key, value in overrides.items())
+    (out_dir / f"engine-{args.size}{suffix}.md").write_text("\n".join(report))
 
 
 if __name__ == "__main__":
