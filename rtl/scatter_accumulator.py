@@ -158,7 +158,7 @@ class ScatterAccumulator(wiring.Component):
         final_rows = Signal(range(rows_per_bank + 1))   # rows of it written by the last slice
 
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
-            width=len(self.out.payload.as_value()), depth=4)
+            width=len(self.out.payload.as_value()), depth=8)   # covers its 3-cycle round trip
         m.d.comb += [
             self.out.valid.eq(out_fifo.r_rdy),
             self.out.payload.eq(out_fifo.r_data),
