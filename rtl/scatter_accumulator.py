@@ -171,6 +171,7 @@ class ScatterAccumulator(wiring.Component):
         no_hazard = Signal()
         m.d.comb += [long_slice.eq(beats > self.drain_cycles),
                      no_hazard.eq(long_slice | (in_flight == 0))]
+        last_slice = slice_index == slices - 1
         map_beat_ok = Signal()          # a map beat is accepted this cycle
         read_issue = Signal()           # output phase: a tile row read is issued this cycle
         read_pending = Signal()         # ... and its data arrives this cycle
@@ -198,12 +199,11 @@ class ScatterAccumulator(wiring.Component):
                 # write-backs (its own read port), so it overlaps the last slice and the next
                 # tile's first slice. The first slice only writes (it adds to zero): it runs
                 # behind the read pointer. A last slice starts when no read-out is running.
-                is_last = slice_index == slices - 1
                 behind = emit_index >= (beat_index + 1) * lanes
-                go = Mux(is_last & (beat_index == 0), ~emitting,
-                         Mux((slice_index == 0) & ~is_last, ~emitting | behind, 1))
+                go = Mux(last_slice & (beat_index == 0), ~emitting,
+                         Mux((slice_index == 0) & ~last_slice, ~emitting | behind, 1))
                 m.d.comb += [self.maps.ready.eq(go), map_beat_ok.eq(self.maps.valid & go)]
-                with m.If(map_beat_ok & is_last & (beat_index == 0)):
+                with m.If(map_beat_ok & last_slice & (beat_index == 0)):
                     m.d.sync += [emitting.eq(1), emit_live.eq(1), emit_index.eq(0),
                                  emit_tokens.eq(tokens), final_rows.eq(0)]
                 with m.If(map_beat_ok):
@@ -216,7 +216,7 @@ class ScatterAccumulator(wiring.Component):
                         m.d.sync += [beat_index.eq(0), slice_index.eq(slice_index + 1),
                                      scatter_bank.eq(~scatter_bank)]
                         m.d.sync += full.bit_select(scatter_bank, 1).eq(0)
-                        with m.If(slice_index == slices - 1):
+                        with m.If(last_slice):
                             m.next = "DRAIN"
                         with m.Elif(~full.bit_select(~scatter_bank, 1) | ~long_slice):
                             m.next = "WAIT_SLICE"
@@ -266,7 +266,7 @@ class ScatterAccumulator(wiring.Component):
             ]
         stage_final = Signal()                  # stage 1: a beat of the tile's last slice
         m.d.sync += [first_slice.eq(slice_index == 0), stage_row.eq(beat_index),
-                     stage_final.eq(map_beat_ok & (slice_index == slices - 1))]
+                     stage_final.eq(map_beat_ok & last_slice)]
 
         zero = Const(fmt.accumulator_zero, fmt.accumulator_shape)
         latency = fmt.add_latency

@@ -91,12 +91,15 @@ class EngineTB(ScatterTB):
         self.map_sink = StreamSink(self.dut, "map", self.dut.clk, stall=stall, rng=rngs[5])
         return [cocotb.start_soon(self.sink.run()), cocotb.start_soon(self.map_sink.run())]
 
+    def gemm(self, x, weights):
+        """Exact integer ``x @ W`` of the tile's K-slices (int8 reference)."""
+        return sum(x[:, k * self.rows:(k + 1) * self.rows] @ w for k, w in enumerate(weights))
+
     def output_scale(self, weights):
         """An int8 (multiplier, shift) that maps the dense result onto [-127, 127]."""
         if self.arith.name != "int8":
             return 1, 0
-        dense = sum(self.workload.dense[:, k * self.rows:(k + 1) * self.rows] @ w
-                    for k, w in enumerate(weights))
+        dense = self.gemm(self.workload.dense, weights)
         return 1, max(int(np.abs(dense).max()) // 127, 1).bit_length()
 
     def random_weights(self):
@@ -217,8 +220,7 @@ async def concentrated_tile_on_video_tokens(dut):
     if tb.arith.name == "int8":
         # exact integers: the concentrated GEMM equals the dense GEMM on the merged input
         merged = tb.workload.merged
-        acc = sum(merged[:, k * tb.rows:(k + 1) * tb.rows] @ w
-                  for k, w in enumerate(tile.weights))
+        acc = tb.gemm(merged, tile.weights)
         e = tb.expected(tile, dense=False, scale=scale)
         rows = np.array([e.unique[c] if c != sic.zero_code(tb.m_tile) else np.zeros(tb.cols)
                          for c in e.map])
@@ -238,8 +240,7 @@ async def dense_mode_is_the_dense_gemm(dut):
     for idle, stall in FLOW_PATTERNS:
         tile, scale = await tb.run_tile(dense=True, idle=idle, stall=stall)
     if tb.arith.name == "int8":
-        acc = sum(tb.workload.dense[:, k * tb.rows:(k + 1) * tb.rows] @ w
-                  for k, w in enumerate(tile.weights))
+        acc = tb.gemm(tb.workload.dense, tile.weights)
         assert np.array_equal(tb.rows_out(), tb.arith.requantize(acc, *scale))
 
 
