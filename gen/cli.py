@@ -1,103 +1,64 @@
 """``python -m gen``: elaborate the Focus blocks of a configuration to Verilog.
 
-Writes one ``<block>.v`` per block and ``manifest.json`` (configuration, hash, each file's
-top module, ports and stream payload layouts) into ``--out`` (default
-``build/verilog/<config>``). Output is reproducible byte for byte.
+Writes one ``<module>.v`` per distinct module and ``manifest.json`` (configuration, hash,
+each block's top module, ports, payload layouts and the files it needs; each file's modules)
+into ``--out`` (default ``build/verilog/<config>``, or ``build/verilog/<config>-<hash>``
+with ``--set``). Output is reproducible byte for byte.
 """
 
 import argparse
-import json
-import re
 import sys
 import time
 from pathlib import Path
 
-from rtl import verilog
-from amaranth.hdl import Shape
-from amaranth.lib import data, wiring
-
 from .blocks import BLOCKS
 from .config import CONFIGS, get_config
-
-_PORT_RE = re.compile(r"^\s*(input|output|inout)\s+(?:(?:wire|reg|signed)\s+)*"
-                      r"(?:\[(\d+):(\d+)\]\s+)?(\w+)\s*;", re.M)
-
-
-def verilog_ports(text, module):
-    """``[{"name", "direction", "width"}]`` of ``module`` in generated Verilog ``text``."""
-    start = text.index(f"module {module}(")
-    end = text.index("endmodule", start)
-    ports = []
-    for direction, msb, lsb, name in _PORT_RE.findall(text[start:end]):
-        width = int(msb) - int(lsb) + 1 if msb else 1
-        ports.append({"name": name, "direction": direction, "width": width})
-    return ports
+from .generate import generate, verilog_ports  # noqa: F401  (verilog_ports: public helper)
+from .library import default_cache
 
 
-def _layout_fields(shape, offset=0, prefix=""):
-    """Flatten a payload shape into ``[{"field", "offset", "width"}]`` (dotted field paths)."""
-    if isinstance(shape, data.Layout):
-        return [entry for key, field in shape
-                for entry in _layout_fields(field.shape, offset + field.offset,
-                                            f"{prefix}.{key}" if prefix else str(key))]
-    return [{"field": prefix, "offset": offset, "width": Shape.cast(shape).width}]
-
-
-def stream_layouts(component):
-    """Payload bit layout of every stream port of ``component``, keyed by Verilog port name."""
-    return {f"{name}__payload": _layout_fields(member.signature.members["payload"].shape)
-            for name, member in component.signature.members.items()
-            if member.is_signature and "payload" in member.signature.members}
-
-
-def generate(config, out_dir, *, config_name=None, log=print):
-    """Elaborate every block of ``config`` into ``out_dir``; returns the manifest dict."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = []
-    for block in BLOCKS:
-        started = time.perf_counter()
-        component = block.build(config)
-        assert isinstance(component, wiring.Component)
-        text = verilog.convert(component, block.module)
-        path = out_dir / f"{block.name}.v"
-        path.write_text(text)
-        log(f"  {path} ({block.module}, {len(text) / 1e6:.2f} MB, "
-            f"{time.perf_counter() - started:.1f} s)")
-        files.append({"file": path.name, "block": block.name, "top": block.module,
-                      "description": block.description,
-                      "ports": verilog_ports(text, block.module),
-                      "payloads": stream_layouts(component)})
-    manifest = {"config_name": config_name, "config": config.to_dict(),
-                "config_hash": config.hash, "files": files}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
+def output_name(config_name, config, overrides):
+    """Folder name of a generation: the configuration's name, plus its hash when ``--set``
+    changed it (so different overrides never share a folder)."""
+    return f"{config_name}-{config.hash}" if overrides else config_name
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gen", description=__doc__.split("\n")[0])
-    parser.add_argument("--list", action="store_true", help="list the named configurations")
+    parser.add_argument("--list", action="store_true",
+                        help="list the named configurations and the blocks")
     parser.add_argument("--config", default="paper", help="named configuration (default paper)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one parameter, e.g. --set rows=16 --set window=2,2,2")
+    parser.add_argument("--blocks", metavar="NAME,...",
+                        help="generate only these blocks (and the modules they need)")
     parser.add_argument("--out", type=Path, help="output directory "
-                        "(default build/verilog/<config>)")
+                        "(default build/verilog/<config>[-<hash>])")
+    parser.add_argument("--jobs", type=int, help="elaboration processes (default: CPUs)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="elaborate every module (ignore and do not fill the module cache)")
     args = parser.parse_args(argv)
 
     if args.list:
         for name, config in CONFIGS.items():
             print(f"{name:12s} {config.hash}  " + ", ".join(
                 f"{k}={v}" for k, v in config.to_dict().items()))
+        print("blocks: " + ", ".join(block.name for block in BLOCKS))
         return 0
     try:
         config = get_config(args.config).with_overrides(args.set)
-        name = args.config + ("-custom" if args.set else "")
+        name = output_name(args.config, config, args.set)
         out_dir = args.out or Path("build") / "verilog" / name
         print(f"generating {name} (hash {config.hash}) into {out_dir}")
         started = time.perf_counter()
-        generate(config, out_dir, config_name=name)
-    except (ValueError, NotImplementedError) as error:
+        manifest, stats = generate(config, out_dir, blocks=args.blocks, config_name=name,
+                                   jobs=args.jobs,
+                                   cache=None if args.no_cache else default_cache())
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done in {time.perf_counter() - started:.1f} s")
+    print(f"done in {time.perf_counter() - started:.1f} s: {len(manifest['files'])} modules "
+          f"({len(stats.elaborated)} elaborated, {len(stats.reused)} from the module cache)")
+    for block in manifest["blocks"]:
+        print(f"  {block['block']:22s} {block['file']}")
     return 0

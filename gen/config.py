@@ -9,12 +9,11 @@ import dataclasses
 import hashlib
 import json
 
-DTYPES = ("fp16", "int8")
+from rtl.parameters import check_choice, check_int, check_window
 
+from .formats import FORMATS
 
-def _check_int(name, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+DTYPES = tuple(FORMATS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,28 +57,19 @@ class FocusConfig:
     offset_bits: int = 8
 
     def __post_init__(self):
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        _check_int("rows", self.rows, 1, 256)
-        _check_int("cols", self.cols, 1, 256)
-        _check_int("m_tile", self.m_tile, 1, 1 << 16)
-        window = self.window
-        if (not isinstance(window, tuple) or len(window) != 3
-                or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 8
-                           for w in window)):
-            raise ValueError(f"window must be a tuple of 3 integers in [1, 8], got {window!r}")
-        candidates = window[0] * window[1] * window[2] - 1
-        if candidates < 1:
-            raise ValueError(f"window {window} has no candidate neighbours; "
-                             "at least one dimension must be 2 or more")
+        check_choice(None, "dtype", self.dtype, DTYPES)
+        for name in ("rows", "cols", "m_tile"):
+            check_int(None, name, getattr(self, name))
+        if not isinstance(self.window, tuple):
+            raise ValueError(f"window must be a tuple of 3 integers, got {self.window!r}")
+        window = check_window(None, self.window)
         # The smallest span any strides give is (bf-1) + (bh-1) + bw (FS = HS = 1); the
         # runtime strides are checked by the SIC unit (error flag, check_registers).
-        _check_int("window_vectors", self.window_vectors, sum(window) - 2, 1 << 16)
-        _check_int("matchers", self.matchers, 1, candidates)
-        _check_int("scatter_lanes", self.scatter_lanes, 1, 64)
-        _check_int("sort_width", self.sort_width, 1, 1024)
-        _check_int("max_tokens", self.max_tokens, 1, 1 << 20)
-        _check_int("offset_bits", self.offset_bits, 2, 16)
+        check_int(None, "window_vectors", self.window_vectors, low=sum(window) - 2)
+        check_int(None, "matchers", self.matchers, high=self.candidates)
+        check_int(None, "scatter_lanes", self.scatter_lanes, limit="lanes")
+        for name in ("sort_width", "max_tokens", "offset_bits"):
+            check_int(None, name, getattr(self, name))
 
     @property
     def candidates(self):

@@ -4,8 +4,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith.requantizer import MULTIPLIER_BITS, SHIFT_BITS
 from .collector import map_layout
+from .hierarchy import INLINE
 from .layouts import map_beat, tile_vector
 from .output_converter import OutputConverter
 from .scatter_accumulator import ScatterAccumulator, ScatterError
@@ -36,6 +36,9 @@ class FocusEngine(wiring.Component):
         Array size, tokens per tile, scatter lanes.
     window, window_vectors, matchers, position_bits
         Of the output gather (see :class:`SimilarityGather`).
+    hierarchy : rtl.hierarchy.Hierarchy
+        Builds the array, scatter accumulator, output converter and gather (inline by
+        default).
 
     Ports
     -----
@@ -50,10 +53,11 @@ class FocusEngine(wiring.Component):
         Concentrated: a tile's unique output vectors (representatives); dense: every row.
     map : Out(stream.Signature(map_layout(m_tile)))
         Concentrated mode: one code per token (compact index or the gather's ZERO code).
-    dense, tokens, slices, multiplier, shift, frame_stride, row_stride, theta2 : In
+    dense, tokens, slices, frame_stride, row_stride, theta2 : In
         Runtime registers: mode (change it only between tiles, with no output pending),
-        tokens per tile, K-slices per tile, int8 output scale, the gather's FS, HS and
-        theta**2 (Q0.16).
+        tokens per tile, K-slices per tile, the gather's FS, HS and theta**2 (Q0.16).
+    fmt.scale_ports : In
+        Runtime output scale of the format (int8: ``multiplier``, ``shift``; fp16: none).
     error : Out(len(ScatterError) + 1 + len(SicError))
         Sticky: the scatter accumulator's error bits, the array's protocol error, the
         gather's error bits, in that order.
@@ -63,14 +67,15 @@ class FocusEngine(wiring.Component):
     """
 
     def __init__(self, fmt, *, rows, cols, m_tile, lanes, window=(2, 2, 2), window_vectors=256,
-                 matchers=1, position_bits=14):
+                 matchers=1, position_bits=14, hierarchy=INLINE):
         self.fmt = fmt
-        self.array = SystolicArray(fmt, rows=rows, cols=cols)
-        self.scatter = ScatterAccumulator(fmt, cols=cols, m_tile=m_tile, lanes=lanes)
-        self.converter = OutputConverter(fmt, cols=cols)
-        self.gather = SimilarityGather(fmt, vector_size=cols, m_tile=m_tile, window=window,
-                                       window_vectors=window_vectors, matchers=matchers,
-                                       position_bits=position_bits)
+        self.array = hierarchy.build(SystolicArray, fmt, rows=rows, cols=cols)
+        self.scatter = hierarchy.build(ScatterAccumulator, fmt, cols=cols, m_tile=m_tile,
+                                       lanes=lanes)
+        self.converter = hierarchy.build(OutputConverter, fmt, cols=cols)
+        self.gather = hierarchy.build(SimilarityGather, fmt, vector_size=cols, m_tile=m_tile,
+                                      window=window, window_vectors=window_vectors,
+                                      matchers=matchers, position_bits=position_bits)
         self.m_tile, self.lanes, self.position_bits = m_tile, lanes, position_bits
         counter = Out(32)
         super().__init__({
@@ -83,8 +88,7 @@ class FocusEngine(wiring.Component):
             "dense": In(1),
             "tokens": In(range(m_tile + 1)),
             "slices": In(16),
-            "multiplier": In(MULTIPLIER_BITS),
-            "shift": In(SHIFT_BITS),
+            **{name: In(shape) for name, shape in fmt.scale_ports.items()},
             "frame_stride": In(position_bits),
             "row_stride": In(position_bits),
             "theta2": In(THETA_BITS),
@@ -94,15 +98,6 @@ class FocusEngine(wiring.Component):
             "array_stall_cycles": counter,
             "scatter_busy_cycles": counter,
         })
-
-    @classmethod
-    def from_config(cls, config):
-        """The engine of a ``gen.config.FocusConfig``."""
-        from .arith import get_format
-        return cls(get_format(config.dtype), rows=config.rows, cols=config.cols,
-                   m_tile=config.m_tile, lanes=config.scatter_lanes, window=config.window,
-                   window_vectors=config.window_vectors, matchers=config.matchers,
-                   position_bits=max(1, (config.max_tokens - 1).bit_length()))
 
     def elaborate(self, platform):
         m = Module()
@@ -118,8 +113,6 @@ class FocusEngine(wiring.Component):
         m.d.comb += [
             scatter.tokens.eq(self.tokens),
             scatter.slices.eq(self.slices),
-            converter.multiplier.eq(self.multiplier),
-            converter.shift.eq(self.shift),
             gather.frame_stride.eq(self.frame_stride),
             gather.row_stride.eq(self.row_stride),
             gather.theta2.eq(self.theta2),
@@ -127,6 +120,7 @@ class FocusEngine(wiring.Component):
             self.error.eq(scatter.error
                           | array.error << len(ScatterError)
                           | gather.error << (len(ScatterError) + 1)),
+            *(getattr(converter, name).eq(getattr(self, name)) for name in self.fmt.scale_ports),
             self.array_stall_cycles.eq(scatter.stall_cycles),
             self.scatter_busy_cycles.eq(scatter.busy_cycles),
         ]

@@ -4,8 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .sec_common import (READ_REQUEST, check_sec_parameters, groups, importance_beat,
-                         importance_width, probs_beat, sanitize_importance)
+from .sec_common import READ_REQUEST, check_sec_parameters, groups, importance_beat, probs_beat
 
 
 class AnalyzerError(enum.Enum, shape=2):
@@ -33,7 +32,7 @@ class ImportanceAnalyzer(wiring.Component):
     1. *Accumulate.* Each ``probs`` beat carries ``a`` probabilities of the column group
        ``group`` for one text row and head; rows, heads and groups may come in any order and
        any number. Every lane ``l`` with token ``group*a + l < M`` is sanitized
-       (``rtl.sec_common.sanitize_importance``) and max-ed into the buffer. The beat with
+       (the format's ``sanitize_importance``) and max-ed into the buffer. The beat with
        ``last`` closes the layer.
     2. *Passes.* Each accepted ``read`` request with ``release = 0`` streams the buffer once on
        ``importance``: M beats in token order, ``last`` on token M - 1.
@@ -43,8 +42,9 @@ class ImportanceAnalyzer(wiring.Component):
 
     Parameters
     ----------
-    dtype : str
-        ``"fp16"`` (16-bit raw binary16 probabilities) or ``"int8"`` (8-bit UQ0.8 codes).
+    fmt : ArithmeticFormat
+        Number format of the probabilities: its ``importance_width`` and
+        ``sanitize_importance`` (fp16: raw binary16 patterns; int8: UQ0.8 codes).
     sort_width : int
         Lanes ``a``.
     max_tokens : int
@@ -74,11 +74,10 @@ class ImportanceAnalyzer(wiring.Component):
     cycles of clearing (``ceil(max_tokens/a)`` after reset) before ``probs`` is ready.
     """
 
-    def __init__(self, *, dtype, sort_width, max_tokens):
-        check_sec_parameters("ImportanceAnalyzer", dtype=dtype, sort_width=sort_width,
-                             max_tokens=max_tokens)
-        self.dtype, self.sort_width, self.max_tokens = dtype, sort_width, max_tokens
-        self.value_width = importance_width(dtype)
+    def __init__(self, fmt, *, sort_width, max_tokens):
+        check_sec_parameters("ImportanceAnalyzer", sort_width=sort_width, max_tokens=max_tokens)
+        self.fmt, self.sort_width, self.max_tokens = fmt, sort_width, max_tokens
+        self.value_width = fmt.importance_width
         super().__init__({
             "probs": In(stream.Signature(probs_beat(self.value_width, sort_width,
                                                     max_tokens))),
@@ -135,7 +134,7 @@ class ImportanceAnalyzer(wiring.Component):
         clean = Signal(word_shape)
         bad_lane = Signal(a)
         for lane in range(a):
-            key, invalid = sanitize_importance(beat.data[lane], self.dtype)
+            key, invalid = self.fmt.sanitize_importance(beat.data[lane])
             used = lane < in_group
             m.d.comb += [clean[lane].eq(key & used.replicate(w)),
                          bad_lane[lane].eq(invalid & used)]

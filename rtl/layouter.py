@@ -4,6 +4,8 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .parameters import check_int
+
 
 def key_layout(operand_shape, vector_size, *, position_bits, m_tile):
     """A key entering the layouter: its vector, position and place in the tile."""
@@ -141,8 +143,7 @@ class Layouter(wiring.Component):
         self.position_bits = position_bits
         self.m_tile = m_tile
         self.grid = candidate_grid(self.window)
-        if not 1 <= lanes <= len(self.grid):
-            raise ValueError(f"Layouter: lanes must be in [1, {len(self.grid)}], got {lanes!r}")
+        check_int("Layouter", "lanes", lanes, high=len(self.grid), limit="matchers")
         self.slot_bits = slot_bits_for(window_vectors)
         fmt = numbers.fmt
         super().__init__({

@@ -4,7 +4,6 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith.requantizer import MULTIPLIER_BITS, SHIFT_BITS
 from .layouts import tile_vector
 from .pipeline import delay
 from .skid_buffer import SkidBuffer
@@ -23,8 +22,8 @@ class OutputConverter(wiring.Component):
     i : In(stream.Signature(tile_vector(accumulator, cols)))
     o : Out(stream.Signature(tile_vector(output, cols)))
         Converted rows, markers passed through, in order.
-    multiplier, shift : In(16), In(6)
-        Runtime output scale (int8 requantization; unused by fp16).
+    fmt.scale_ports : In
+        The format's runtime output scale (int8: ``multiplier``, ``shift``; fp16: none).
 
     Latency ``converter latency + 1`` cycles, 1 row per cycle; back-pressure stalls the
     whole pipeline through a skid buffer with a registered ``ready``.
@@ -36,8 +35,7 @@ class OutputConverter(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(tile_vector(fmt.accumulator_shape, cols))),
             "o": Out(stream.Signature(tile_vector(fmt.output_shape, cols))),
-            "multiplier": In(MULTIPLIER_BITS),
-            "shift": In(SHIFT_BITS),
+            **{name: In(shape) for name, shape in fmt.scale_ports.items()},
         })
 
     def elaborate(self, platform):
@@ -54,8 +52,8 @@ class OutputConverter(wiring.Component):
             assert unit.latency == latency, "format's output_latency disagrees with its unit"
             m.d.comb += [unit.en.eq(advance), unit.a.eq(self.i.payload.data[c]),
                          row.data[c].eq(unit.result)]
-            if hasattr(unit, "multiplier"):
-                m.d.comb += [unit.multiplier.eq(self.multiplier), unit.shift.eq(self.shift)]
+            m.d.comb += [getattr(unit, name).eq(getattr(self, name))
+                         for name in self.fmt.scale_ports]
         beat = Signal(3)     # valid, first, last
         m.d.comb += beat.eq(Cat(self.i.valid & advance, self.i.payload.first,
                                 self.i.payload.last))

@@ -1,10 +1,6 @@
 """One processing element of the weight-stationary systolic array."""
 
-import hashlib
-import re
-
-from amaranth.back import verilog
-from amaranth.hdl import ClockSignal, Instance, Module, Mux, ResetSignal, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -67,45 +63,3 @@ class ProcessingElement(wiring.Component):
         product = fmt.multiply(m, self.act_in, weight, self.en)
         m.d.comb += self.psum_out.eq(fmt.add(m, self.psum_in, product, self.en))
         return m
-
-
-class SharedProcessingElement(wiring.Component):
-    """A :class:`ProcessingElement` placed as an instance of one shared Verilog module.
-
-    Same ports as :class:`ProcessingElement`. Amaranth would otherwise elaborate (and emit)
-    every PE of an array separately: 1024 copies of the same logic for a 32x32 array. The
-    module, named :func:`shared_module_name`, is emitted once by :func:`shared_definitions`.
-    """
-
-    def __init__(self, fmt):
-        self.module_name = shared_module_name(fmt)
-        _SHARED_MODULES[self.module_name] = fmt
-        template = ProcessingElement(fmt)
-        template._MustUse__silence = True   # built for its signature only
-        super().__init__(template.signature)
-
-    def elaborate(self, platform):
-        m = Module()
-        ports = {("i_" if member.flow == In else "o_") + name: getattr(self, name)
-                 for name, member in self.signature.members.items()}
-        m.submodules.pe = Instance(self.module_name, i_clk=ClockSignal(),
-                                   i_rst=ResetSignal(), **ports)
-        return m
-
-
-#: Verilog module name -> format of every shared PE module instantiated so far.
-_SHARED_MODULES = {}
-
-
-def shared_module_name(fmt):
-    """``focus_pe_<dtype>_<hash>``: one name per distinct format (and its latencies)."""
-    digest = hashlib.sha256(repr(fmt).encode()).hexdigest()[:8]
-    return f"focus_pe_{fmt.name}_{digest}"
-
-
-def shared_definitions(text):
-    """Verilog of the shared PE modules that the Verilog ``text`` instantiates."""
-    return "".join(
-        verilog.convert(ProcessingElement(fmt), name=name, emit_src=False)
-        for name, fmt in sorted(_SHARED_MODULES.items())
-        if re.search(rf"^\s*{name}\s", text, re.M))

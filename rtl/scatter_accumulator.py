@@ -5,6 +5,7 @@ from amaranth.lib import enum, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import map_beat, tile_vector
+from .parameters import check_int
 from .pipeline import delay
 
 
@@ -70,11 +71,8 @@ class ScatterAccumulator(wiring.Component):
     """
 
     def __init__(self, fmt, *, cols, m_tile, lanes):
-        for name, value, high in (("cols", cols, 256), ("m_tile", m_tile, 1 << 16),
-                                  ("lanes", lanes, 64)):
-            if not isinstance(value, int) or not 1 <= value <= high:
-                raise ValueError(f"ScatterAccumulator: {name} must be an integer in "
-                                 f"[1, {high}], got {value!r}")
+        for name, value in (("cols", cols), ("m_tile", m_tile), ("lanes", lanes)):
+            check_int("ScatterAccumulator", name, value)
         self.fmt, self.cols, self.m_tile, self.lanes = fmt, cols, m_tile, lanes
         vector = tile_vector(fmt.accumulator_shape, cols)
         super().__init__({

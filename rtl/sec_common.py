@@ -1,39 +1,14 @@
 """Stream layouts and small circuits shared by the semantic-concentrator (SEC) blocks.
 
-Importance values
------------------
-The SEC blocks rank tokens by an unsigned *importance key* of :func:`importance_width` bits:
-
-* ``fp16``: the raw IEEE binary16 bit pattern of an attention probability. For finite values
-  ``>= +0`` unsigned comparison of the patterns equals numeric comparison. ``-0`` (0x8000)
-  is the number zero and becomes key 0 (it ties with ``+0``). Negative numbers, infinities and
-  NaNs are not probabilities: :func:`sanitize_importance` flags them and replaces them by
-  key 0 (the least important value).
-* ``int8``: an 8-bit *unsigned* quantized probability, UQ0.8 (``code / 256``; see
-  ``golden.sec.quantize_probability``). Every code is valid.
+The SEC blocks rank tokens by an unsigned *importance key* whose width and sanitising the
+number format defines (``ArithmeticFormat.importance_width`` / ``sanitize_importance``).
 """
 
 from amaranth.hdl import Cat, Const, Mux, unsigned
 from amaranth.lib import data
 
-#: configuration dtype -> width of an importance value (bits)
-IMPORTANCE_WIDTHS = {"fp16": 16, "int8": 8}
-
-
-def importance_width(dtype):
-    """Bits of one importance value for configuration dtype ``dtype``."""
-    try:
-        return IMPORTANCE_WIDTHS[dtype]
-    except KeyError:
-        raise ValueError(f"SEC: dtype must be one of {', '.join(IMPORTANCE_WIDTHS)}, "
-                         f"got {dtype!r}") from None
-
-
-def check_sec_parameters(block, *, dtype=None, sort_width=None, max_tokens=None,
-                         offset_bits=None):
+def check_sec_parameters(block, *, sort_width=None, max_tokens=None, offset_bits=None):
     """Validate the SEC generator parameters that are not ``None``; raise naming ``block``."""
-    if dtype is not None:
-        importance_width(dtype)
     for name, value, low, high in (("sort_width", sort_width, 1, 1024),
                                    ("max_tokens", max_tokens, 1, 1 << 20),
                                    ("offset_bits", offset_bits, 2, 16)):
@@ -83,20 +58,6 @@ def index_beat(max_tokens):
 def code_beat(offset_bits):
     """One offset code (spec 2.2; 0 = escape); ``last`` on the layer's final code."""
     return data.StructLayout({"code": unsigned(offset_bits), "last": 1})
-
-
-def sanitize_importance(value, dtype):
-    """Return ``(key, invalid)``: the importance key of raw ``value`` and its error bit.
-
-    Combinational. See the module docstring for the rules.
-    """
-    if dtype == "int8":
-        return value, Const(0, 1)
-    magnitude = value[:15]
-    negative = value[15] & (magnitude != 0)
-    not_finite = value[10:15] == 0x1F
-    invalid = negative | not_finite
-    return Mux(invalid, 0, Cat(magnitude, Const(0, 1))), invalid
 
 
 def lowest_set_bit(bits):

@@ -4,9 +4,10 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .hierarchy import INLINE
 from .importance_analyzer import AnalyzerError, ImportanceAnalyzer
 from .offset_encoder import EncoderError, OffsetEncoder
-from .sec_common import check_sec_parameters, code_beat, importance_width, probs_beat
+from .sec_common import check_sec_parameters, code_beat, probs_beat
 from .topk_sorter import SorterError, TopKSorter
 
 
@@ -31,14 +32,16 @@ class SemanticConcentrator(wiring.Component):
 
     Parameters
     ----------
-    dtype : str
-        ``"fp16"`` or ``"int8"`` (see ``rtl.sec_common`` for the importance values).
+    fmt : ArithmeticFormat
+        Number format of the probabilities (its importance key).
     sort_width : int
         Analyzer lanes and sorter chain length ``a``.
     max_tokens : int
         Importance buffer depth.
     offset_bits : int
         Width of one offset code.
+    hierarchy : rtl.hierarchy.Hierarchy
+        Builds the analyzer, sorter and encoder (inline by default).
 
     Ports
     -----
@@ -63,17 +66,19 @@ class SemanticConcentrator(wiring.Component):
     index walk; next layer accepted ``ceil(M/a)`` cycles after the final pass.
     """
 
-    def __init__(self, *, dtype, sort_width, max_tokens, offset_bits):
-        check_sec_parameters("SemanticConcentrator", dtype=dtype, sort_width=sort_width,
+    def __init__(self, fmt, *, sort_width, max_tokens, offset_bits, hierarchy=INLINE):
+        check_sec_parameters("SemanticConcentrator", sort_width=sort_width,
                              max_tokens=max_tokens, offset_bits=offset_bits)
-        self.dtype, self.sort_width = dtype, sort_width
+        self.fmt, self.sort_width = fmt, sort_width
         self.max_tokens, self.offset_bits = max_tokens, offset_bits
-        self.analyzer = ImportanceAnalyzer(dtype=dtype, sort_width=sort_width,
-                                           max_tokens=max_tokens)
-        self.sorter = TopKSorter(dtype=dtype, sort_width=sort_width, max_tokens=max_tokens)
-        self.encoder = OffsetEncoder(max_tokens=max_tokens, offset_bits=offset_bits)
+        self.analyzer = hierarchy.build(ImportanceAnalyzer, fmt, sort_width=sort_width,
+                                        max_tokens=max_tokens)
+        self.sorter = hierarchy.build(TopKSorter, fmt, sort_width=sort_width,
+                                      max_tokens=max_tokens)
+        self.encoder = hierarchy.build(OffsetEncoder, max_tokens=max_tokens,
+                                       offset_bits=offset_bits)
         super().__init__({
-            "probs": In(stream.Signature(probs_beat(importance_width(dtype), sort_width,
+            "probs": In(stream.Signature(probs_beat(fmt.importance_width, sort_width,
                                                     max_tokens))),
             "k": In(range(max_tokens + 1)),
             "codes": Out(stream.Signature(code_beat(offset_bits))),

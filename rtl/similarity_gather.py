@@ -5,10 +5,11 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith.rounded_mean import RoundedMean
-from .arith.sic_numbers import sic_numbers
 from .collector import Collector, collector_storage, map_layout, zero_code
+from .hierarchy import INLINE
 from .layouter import Layouter, beats_for, candidate_grid, layouter_storage, slot_bits_for
 from .layouts import tile_vector
+from .parameters import check_int, check_window
 from .similarity_matcher import THETA_BITS, SimilarityMatcher
 
 
@@ -46,7 +47,7 @@ class SimilarityGather(wiring.Component):
     Parameters
     ----------
     fmt : ArithmeticFormat
-        Operand format (``rtl.arith.get_format(dtype)``): int8 or fp16.
+        Operand format (int8 or fp16).
     vector_size : int
         V (the array's ``rows``).
     m_tile : int
@@ -59,6 +60,8 @@ class SimilarityGather(wiring.Component):
         Candidates compared per cycle, in [1, C].
     position_bits : int
         Width of a position.
+    hierarchy : rtl.hierarchy.Hierarchy
+        Builds the layouter, matcher and collector (inline by default).
 
     Ports
     -----
@@ -91,25 +94,13 @@ class SimilarityGather(wiring.Component):
     """
 
     def __init__(self, fmt, *, vector_size, m_tile, window, window_vectors, matchers,
-                 position_bits):
-        for name, value, low, high in (("vector_size", vector_size, 1, 256),
-                                       ("m_tile", m_tile, 1, 1 << 16),
-                                       ("window_vectors", window_vectors, 1, 1 << 16),
-                                       ("position_bits", position_bits, 1, 32)):
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"SimilarityGather: {name} must be an integer in "
-                                 f"[{low}, {high}], got {value!r}")
-        window = tuple(window)
-        if len(window) != 3 or not all(isinstance(w, int) and w >= 1 for w in window):
-            raise ValueError(f"SimilarityGather: window must be 3 positive integers, "
-                             f"got {window!r}")
-        candidates = len(candidate_grid(window))
-        if candidates < 1:
-            raise ValueError(f"SimilarityGather: window {window} has no candidates")
-        if isinstance(matchers, bool) or not isinstance(matchers, int) \
-                or not 1 <= matchers <= candidates:
-            raise ValueError(f"SimilarityGather: matchers must be an integer in "
-                             f"[1, {candidates}], got {matchers!r}")
+                 position_bits, hierarchy=INLINE):
+        for name, value in (("vector_size", vector_size), ("m_tile", m_tile),
+                            ("window_vectors", window_vectors),
+                            ("position_bits", position_bits)):
+            check_int("SimilarityGather", name, value)
+        window = check_window("SimilarityGather", window)
+        check_int("SimilarityGather", "matchers", matchers, high=len(candidate_grid(window)))
         self.fmt = fmt
         self.vector_size = vector_size
         self.m_tile = m_tile
@@ -117,7 +108,7 @@ class SimilarityGather(wiring.Component):
         self.window_vectors = window_vectors
         self.matchers = matchers
         self.position_bits = position_bits
-        self.numbers = sic_numbers(fmt, vector_size=vector_size, m_tile=m_tile)
+        self.numbers = fmt.sic_numbers(vector_size=vector_size, m_tile=m_tile)
         self.zero_code = zero_code(m_tile)
         super().__init__({
             "vectors": In(stream.Signature(vector_layout(fmt.operand_shape, vector_size,
@@ -134,22 +125,22 @@ class SimilarityGather(wiring.Component):
         self.matcher_latency = SimilarityMatcher.latency_of(
             fmt, vector_size=vector_size, lanes=matchers, beats_per_key=self.beats_per_key)
         self.key_depth = self._key_depth(self.matcher_latency, self.beats_per_key)
+        self.layouter = hierarchy.build(
+            Layouter, self.numbers, vector_size=vector_size, window=window,
+            window_vectors=window_vectors, lanes=matchers, position_bits=position_bits,
+            m_tile=m_tile)
+        self.matcher = hierarchy.build(
+            SimilarityMatcher, self.numbers, vector_size=vector_size, lanes=matchers,
+            slot_bits=self.slot_bits, m_tile=m_tile, beats_per_key=self.beats_per_key)
+        self.collector = hierarchy.build(
+            Collector, self.numbers, vector_size=vector_size, slot_bits=self.slot_bits,
+            m_tile=m_tile, key_depth=self.key_depth)
 
     @staticmethod
     def _key_depth(matcher_latency, beats_per_key):
         """Capacity of the collector's key FIFO: the keys between the layouter and the
         verdict."""
         return (matcher_latency + 2) // beats_per_key + 2
-
-    @classmethod
-    def from_config(cls, config):
-        """The unit of a ``gen.config.FocusConfig``: V = ``rows``, positions below
-        ``max_tokens``."""
-        from .arith import get_format
-        return cls(get_format(config.dtype), vector_size=config.rows, m_tile=config.m_tile,
-                   window=config.window, window_vectors=config.window_vectors,
-                   matchers=config.matchers,
-                   position_bits=max(1, (config.max_tokens - 1).bit_length()))
 
     def register_errors(self, *, frame_stride, row_stride, theta2, tile_length):
         """Why the hardware would raise its error flag for these runtime registers.
@@ -200,45 +191,20 @@ class SimilarityGather(wiring.Component):
     @property
     def storage_bits(self):
         """Bits of every memory of the unit (layouter and collector)."""
-        return self._storage(self.numbers, vector_size=self.vector_size, m_tile=self.m_tile,
-                             window_vectors=self.window_vectors, key_depth=self.key_depth)
-
-    @classmethod
-    def storage_for(cls, config):
-        """:attr:`storage_bits` of the unit of a ``FocusConfig`` (builds no component)."""
-        from .arith import get_format
-        fmt = get_format(config.dtype)
-        beats = beats_for(config.window, config.matchers)
-        latency = SimilarityMatcher.latency_of(fmt, vector_size=config.rows,
-                                               lanes=config.matchers, beats_per_key=beats)
-        return cls._storage(sic_numbers(fmt, vector_size=config.rows, m_tile=config.m_tile),
-                            vector_size=config.rows, m_tile=config.m_tile,
-                            window_vectors=config.window_vectors,
-                            key_depth=cls._key_depth(latency, beats))
-
-    @staticmethod
-    def _storage(numbers, *, vector_size, m_tile, window_vectors, key_depth):
-        layouter = layouter_storage(numbers, vector_size=vector_size,
-                                    window_vectors=window_vectors)
-        collector = collector_storage(numbers, vector_size=vector_size,
-                                      slot_bits=slot_bits_for(window_vectors), m_tile=m_tile,
-                                      key_depth=key_depth)
+        layouter = layouter_storage(self.numbers, vector_size=self.vector_size,
+                                    window_vectors=self.window_vectors)
+        collector = collector_storage(self.numbers, vector_size=self.vector_size,
+                                      slot_bits=self.slot_bits, m_tile=self.m_tile,
+                                      key_depth=self.key_depth)
         bits = {f"layouter {key}": value for key, value in layouter.items()}
         bits.update({f"collector {key}": value for key, value in collector.items()})
         return bits
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.layouter = layouter = Layouter(
-            self.numbers, vector_size=self.vector_size, window=self.window,
-            window_vectors=self.window_vectors, lanes=self.matchers,
-            position_bits=self.position_bits, m_tile=self.m_tile)
-        m.submodules.matcher = matcher = SimilarityMatcher(
-            self.numbers, vector_size=self.vector_size, lanes=self.matchers,
-            slot_bits=self.slot_bits, m_tile=self.m_tile, beats_per_key=self.beats_per_key)
-        m.submodules.collector = collector = Collector(
-            self.numbers, vector_size=self.vector_size, slot_bits=self.slot_bits,
-            m_tile=self.m_tile, key_depth=self.key_depth)
+        m.submodules.layouter = layouter = self.layouter
+        m.submodules.matcher = matcher = self.matcher
+        m.submodules.collector = collector = self.collector
         m_tile = self.m_tile
         frames, rows, cols = self.window
         beat = self.vectors.payload

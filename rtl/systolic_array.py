@@ -6,7 +6,9 @@ from amaranth.lib.wiring import In, Out
 
 from .layouts import tile_vector
 from .pipeline import delay
-from .processing_element import ProcessingElement, SharedProcessingElement
+from .hierarchy import INLINE
+from .parameters import check_int
+from .processing_element import ProcessingElement
 from .skid_buffer import SkidBuffer
 
 
@@ -24,10 +26,9 @@ class SystolicArray(wiring.Component):
         Operand and accumulator format (``rtl.arith``).
     rows, cols : int
         Array size. ``rows`` is the K-slice (vector length), ``cols`` the N-slice.
-    shared_pe : bool
-        Place the PEs as instances of one shared Verilog module (default; emitted by
-        :func:`rtl.verilog.convert`). ``False`` elaborates every PE inline, e.g. for
-        Amaranth's own simulator, which cannot simulate instances.
+    hierarchy : rtl.hierarchy.Hierarchy
+        Builds the ``rows x cols`` processing elements (inline by default; the generator
+        emits one shared PE module and instantiates it).
 
     Ports
     -----
@@ -52,15 +53,14 @@ class SystolicArray(wiring.Component):
     beats of the next tile load during the current fold).
     """
 
-    def __init__(self, fmt, *, rows, cols, shared_pe=True):
-        for name, value in (("rows", rows), ("cols", cols)):
-            if not isinstance(value, int) or not 1 <= value <= 256:
-                raise ValueError(f"SystolicArray: {name} must be an integer in [1, 256], "
-                                 f"got {value!r}")
+    def __init__(self, fmt, *, rows, cols, hierarchy=INLINE):
+        check_int("SystolicArray", "rows", rows)
+        check_int("SystolicArray", "cols", cols)
         self.fmt = fmt
         self.rows = rows
         self.cols = cols
-        self.shared_pe = shared_pe
+        self.pes = [[hierarchy.build(ProcessingElement, fmt) for _ in range(cols)]
+                    for _ in range(rows)]
         super().__init__({
             "weights": In(stream.Signature(data.ArrayLayout(fmt.operand_shape, cols))),
             "acts": In(stream.Signature(tile_vector(fmt.operand_shape, rows))),
@@ -152,8 +152,7 @@ class SystolicArray(wiring.Component):
             act, bank = row_acts[k], row_banks[k]
             row_write = weight_beat & (load_row == k)
             for j in range(cols):
-                pe = m.submodules[f"pe_{k}_{j}"] = (
-                    SharedProcessingElement if self.shared_pe else ProcessingElement)(fmt)
+                pe = m.submodules[f"pe_{k}_{j}"] = self.pes[k][j]
                 m.d.comb += [
                     pe.en.eq(advance),
                     pe.act_in.eq(act),

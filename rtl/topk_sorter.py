@@ -5,7 +5,7 @@ from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .sec_common import (READ_REQUEST, check_sec_parameters, groups, importance_beat,
-                         importance_width, index_beat, lowest_set_bit)
+                         index_beat, lowest_set_bit)
 
 
 class SorterError(enum.Enum, shape=1):
@@ -44,8 +44,8 @@ class TopKSorter(wiring.Component):
 
     Parameters
     ----------
-    dtype : str
-        ``"fp16"`` or ``"int8"``: importance width W (16 or 8).
+    fmt : ArithmeticFormat
+        Number format: importance width W (``fmt.importance_width``).
     sort_width : int
         Chain length ``a``.
     max_tokens : int
@@ -81,11 +81,11 @@ class TopKSorter(wiring.Component):
     is ``P*M``. Back-pressure on ``selected`` stalls only the final mask walk.
     """
 
-    def __init__(self, *, dtype, sort_width, max_tokens):
-        check_sec_parameters("TopKSorter", dtype=dtype, sort_width=sort_width,
+    def __init__(self, fmt, *, sort_width, max_tokens):
+        check_sec_parameters("TopKSorter", sort_width=sort_width,
                              max_tokens=max_tokens)
-        self.dtype, self.sort_width, self.max_tokens = dtype, sort_width, max_tokens
-        self.value_width = importance_width(dtype)
+        self.fmt, self.sort_width, self.max_tokens = fmt, sort_width, max_tokens
+        self.value_width = fmt.importance_width
         super().__init__({
             "importance": In(stream.Signature(importance_beat(self.value_width))),
             "read": Out(stream.Signature(READ_REQUEST)),

@@ -11,8 +11,9 @@ import json
 import time
 from pathlib import Path
 
-from rtl.arith import FORMATS, get_format
-from rtl.systolic_array import SystolicArray
+from gen.config import CONFIGS
+from gen.formats import FORMATS
+from gen.generate import block_design
 from sim_cocotb.runner import PROJECT_ROOT, run_testbench
 
 FOLDS = 8
@@ -20,16 +21,17 @@ PUBLISHED_FILL = 93
 
 
 def bench(dtype, rows, cols, lengths, out_dir):
-    dut = SystolicArray(get_format(dtype), rows=rows, cols=cols)
+    dut = block_design(CONFIGS["paper"].replace(dtype=dtype, rows=rows, cols=cols),
+                       "systolic_array")
     result_file = out_dir / f"array-{dtype}-{rows}x{cols}.json"
     started = time.perf_counter()
-    run_testbench(dut, "focus_systolic_array", "sim_cocotb.tb_bench_array",
+    run_testbench(dut, "sim_cocotb.tb_bench_array",
                   params={"dtype": dtype, "rows": rows, "cols": cols, "lengths": lengths,
                           "folds": FOLDS, "result": str(result_file)},
                   seed=1, test_dir=out_dir / f"array-{dtype}-{rows}x{cols}")
     data = json.loads(result_file.read_text())
-    data.update(dtype=dtype, rows=rows, cols=cols, latency=dut.latency,
-                reload_gap=dut.reload_gap, seconds=time.perf_counter() - started)
+    data.update(dtype=dtype, rows=rows, cols=cols, latency=dut.component.latency,
+                reload_gap=dut.component.reload_gap, seconds=time.perf_counter() - started)
     return data
 
 

@@ -15,8 +15,8 @@ import json
 import time
 
 from gen.config import CONFIGS
-from rtl.arith import FORMATS
-from rtl.focus_engine import FocusEngine
+from gen.formats import FORMATS
+from gen.generate import block_design
 from sim_cocotb.runner import PROJECT_ROOT, run_testbench
 
 PUBLISHED_FILL = 93
@@ -47,7 +47,7 @@ def bench(dtype, size, matchers, out_dir, **overrides):
     name = f"engine-{dtype}-{size}-g{matchers}-k{p['slices']}-t{p['tiles']}"
     result_file = out_dir / f"{name}.json"
     started = time.perf_counter()
-    run_testbench(FocusEngine.from_config(config), "focus_engine", "sim_cocotb.tb_bench_engine",
+    run_testbench(block_design(config, "focus_engine"), "sim_cocotb.tb_bench_engine",
                   params={"dtype": dtype, **p, "window": list(config.window),
                           "result": str(result_file)},
                   seed=1, test_dir=out_dir / name)

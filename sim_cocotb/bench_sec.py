@@ -15,8 +15,10 @@ import argparse
 import json
 import time
 
+from gen.formats import number_format
+from gen.generate import design
 from sim_cocotb.runner import PROJECT_ROOT, run_testbench
-from sim_cocotb.tb_sec_harness import TOPLEVEL, SecHarness
+from sim_cocotb.tb_sec_harness import SecHarness
 
 DEFAULT_CASES = "1024:1,1024:32,1024:102,1024:410,1024:1024,4096:410,4096:1638," \
                 "11648:1164,11648:4659"
@@ -28,7 +30,9 @@ def bench(dtype, sort_width, max_tokens, offset_bits, cases, rows, out_dir):
     name = f"sec-{dtype}-a{sort_width}-n{max_tokens}-b{offset_bits}"
     result_file = out_dir / f"{name}.json"
     started = time.perf_counter()
-    run_testbench(SecHarness(**params), TOPLEVEL, "sim_cocotb.tb_bench_sec",
+    harness = design(SecHarness, number_format(dtype), sort_width=sort_width,
+                     max_tokens=max_tokens, offset_bits=offset_bits)
+    run_testbench(harness, "sim_cocotb.tb_bench_sec",
                   params={**params, "cases": cases, "rows": rows,
                           "result": str(result_file)},
                   seed=1, test_dir=out_dir / name)

@@ -23,11 +23,12 @@ import time
 
 import numpy as np
 
+from gen.blocks import block_component
 from gen.config import CONFIGS
+from gen.generate import block_design
 from golden import sic
 from golden.algorithm import similarity_concentration
 from golden.workloads import GEOMETRIES, video_tokens
-from rtl.similarity_gather import SimilarityGather
 from sim_cocotb.runner import PROJECT_ROOT, run_testbench
 
 PUBLISHED_CYCLES_PER_KEY = 8   # "gather = 8 cycles per vector per matcher"
@@ -35,15 +36,16 @@ PUBLISHED_WINDOW_BYTES = 16 * 1024
 
 
 def unit(dtype, rows, matchers, m_tile, window_vectors, geometry):
-    """A configuration and its gather unit (to be simulated: it is elaborated)."""
+    """A configuration and the design of its gather unit."""
     config = CONFIGS["paper"].replace(dtype=dtype, rows=rows, matchers=matchers,
                                       m_tile=m_tile, window_vectors=window_vectors,
                                       max_tokens=GEOMETRIES[geometry].n_tokens)
-    return config, SimilarityGather.from_config(config)
+    return config, block_design(config, "similarity_gather")
 
 
 def bench_cycles(dtype, rows, matchers, m_tile, window_vectors, geometry, keep, out_dir):
-    config, dut = unit(dtype, rows, matchers, m_tile, window_vectors, geometry)
+    config, design = unit(dtype, rows, matchers, m_tile, window_vectors, geometry)
+    dut = design.component
     shape = GEOMETRIES[geometry]
     dut.check_registers(frame_stride=shape.frame_stride, row_stride=shape.row_stride,
                         theta2=sic.theta_register(0.9), tile_length=m_tile)
@@ -54,7 +56,7 @@ def bench_cycles(dtype, rows, matchers, m_tile, window_vectors, geometry, keep, 
               "position_bits": dut.position_bits, "geometry": geometry, "keep": keep,
               "result": str(result_file)}
     started = time.perf_counter()
-    run_testbench(dut, "focus_similarity_gather", "sim_cocotb.tb_bench_sic", params=params,
+    run_testbench(design, "sim_cocotb.tb_bench_sic", params=params,
                   seed=1, test_dir=out_dir / name)
     return {"dtype": dtype, "rows": rows, "matchers": matchers, "m_tile": m_tile,
             "beats_per_key": dut.beats_per_key, "flush": dut.flush_cycles,
@@ -193,7 +195,8 @@ def main(argv=None):
         config = CONFIGS["paper"].replace(dtype=dtype, rows=args.rows, m_tile=args.m_tile,
                                           window_vectors=args.window_vectors)
         report += [f"## Storage ({dtype})", "",
-                   storage_table(SimilarityGather.storage_for(config), dtype, args.rows), ""]
+                   storage_table(block_component(config, "similarity_gather").storage_bits,
+                                 dtype, args.rows), ""]
     if args.agreement:
         rows = []
         for dtype in ("int8", "fp16"):

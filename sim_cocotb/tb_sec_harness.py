@@ -29,25 +29,24 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from rtl.hierarchy import INLINE
 from rtl.importance_analyzer import ImportanceAnalyzer
 from rtl.offset_decoder import OffsetDecoder
 from rtl.offset_encoder import OffsetEncoder
 from rtl.semantic_concentrator import SemanticConcentrator
 from rtl.topk_sorter import TopKSorter
 
-TOPLEVEL = "focus_sec_harness"
-
-
 class SecHarness(wiring.Component):
-    def __init__(self, *, dtype, sort_width, max_tokens, offset_bits):
-        sec = dict(dtype=dtype, sort_width=sort_width, max_tokens=max_tokens)
+    def __init__(self, fmt, *, sort_width, max_tokens, offset_bits, hierarchy=INLINE):
+        sec = dict(sort_width=sort_width, max_tokens=max_tokens)
         coder = dict(max_tokens=max_tokens, offset_bits=offset_bits)
-        self.top = SemanticConcentrator(**sec, offset_bits=offset_bits)
-        self.analyzer = ImportanceAnalyzer(**sec)
-        self.sorter = TopKSorter(**sec)
-        self.loop_encoder = OffsetEncoder(**coder)
-        self.loop_decoder = OffsetDecoder(**coder)
-        self.decoder = OffsetDecoder(**coder)
+        # The top is elaborated inline: the harness taps its internal streams.
+        self.top = SemanticConcentrator(fmt, **sec, offset_bits=offset_bits)
+        self.analyzer = hierarchy.build(ImportanceAnalyzer, fmt, **sec)
+        self.sorter = hierarchy.build(TopKSorter, fmt, **sec)
+        self.loop_encoder = hierarchy.build(OffsetEncoder, **coder)
+        self.loop_decoder = hierarchy.build(OffsetDecoder, **coder)
+        self.decoder = hierarchy.build(OffsetDecoder, **coder)
         top, an, so = self.top.signature.members, self.analyzer.signature.members, \
             self.sorter.signature.members
         enc = self.loop_encoder.signature.members

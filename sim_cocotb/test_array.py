@@ -2,7 +2,9 @@
 
 import pytest
 
-from rtl.arith import Fp16Format, get_format
+from gen.config import CONFIGS
+from gen.generate import block_design, design
+from rtl.arith import Fp16Format
 from rtl.systolic_array import SystolicArray
 from sim_cocotb.runner import run_testbench
 
@@ -18,8 +20,8 @@ FP16_PIPELINES = [(2, 3), (1, 1)]
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rows,cols", SHAPES, ids=[f"{r}x{c}" for r, c in SHAPES])
 def test_systolic_array(dtype, rows, cols, seed, test_dir):
-    dut = SystolicArray(get_format(dtype), rows=rows, cols=cols)
-    run_testbench(dut, "focus_systolic_array", "sim_cocotb.tb_array",
+    config = CONFIGS["tiny"].replace(dtype=dtype, rows=rows, cols=cols)
+    run_testbench(block_design(config, "systolic_array"), "sim_cocotb.tb_array",
                   params={"dtype": dtype, "rows": rows, "cols": cols},
                   seed=seed, test_dir=test_dir)
 
@@ -28,7 +30,6 @@ def test_systolic_array(dtype, rows, cols, seed, test_dir):
                          ids=[f"mul{m}-add{a}" for m, a in FP16_PIPELINES])
 def test_systolic_array_fp16_pipelines(mul_latency, add_latency, seed, test_dir):
     fmt = Fp16Format(mul_latency=mul_latency, add_latency=add_latency)
-    dut = SystolicArray(fmt, rows=4, cols=4)
-    run_testbench(dut, "focus_systolic_array", "sim_cocotb.tb_array",
+    run_testbench(design(SystolicArray, fmt, rows=4, cols=4), "sim_cocotb.tb_array",
                   params={"dtype": "fp16", "rows": 4, "cols": 4},
                   seed=seed, test_dir=test_dir)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from rtl.arith import get_format
-from rtl.output_converter import OutputConverter
+from gen.config import CONFIGS
+from gen.generate import block_design
 from sim_cocotb.runner import run_testbench
 
 pytestmark = pytest.mark.engine
@@ -12,6 +12,7 @@ pytestmark = pytest.mark.engine
 @pytest.mark.parametrize("dtype", ["int8", "fp16"])
 def test_output_converter(dtype, seed, test_dir):
     cols = 4
-    run_testbench(OutputConverter(get_format(dtype), cols=cols), "focus_output_converter",
-                  "sim_cocotb.tb_converter", params={"dtype": dtype, "cols": cols},
+    config = CONFIGS["tiny"].replace(dtype=dtype, cols=cols)
+    run_testbench(block_design(config, "output_converter"), "sim_cocotb.tb_converter",
+                  params={"dtype": dtype, "cols": cols},
                   seed=seed, test_dir=test_dir)

@@ -3,7 +3,7 @@
 import pytest
 
 from gen.config import CONFIGS
-from rtl.focus_engine import FocusEngine
+from gen.generate import block_design
 from sim_cocotb.runner import run_testbench
 
 pytestmark = pytest.mark.engine
@@ -22,7 +22,7 @@ def test_focus_engine(dtype, rows, cols, m_tile, lanes, slices, matchers, geomet
     config = CONFIGS["paper"].replace(dtype=dtype, rows=rows, cols=cols, m_tile=m_tile,
                                       scatter_lanes=lanes, matchers=matchers,
                                       window_vectors=64, max_tokens=512)
-    run_testbench(FocusEngine.from_config(config), "focus_engine", "sim_cocotb.tb_engine",
+    run_testbench(block_design(config, "focus_engine"), "sim_cocotb.tb_engine",
                   params={"dtype": dtype, "rows": rows, "cols": cols, "m_tile": m_tile,
                           "lanes": lanes, "slices": slices, "window": list(config.window),
                           "geometry": geometry},

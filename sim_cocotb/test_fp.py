@@ -10,7 +10,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.fp_vectors import vector_count
-from rtl.arith import Fp16Format, get_format
+from gen.formats import number_format
+from gen.generate import design
+from rtl.arith import Fp16Format
 from rtl.arith.fp_adder import Fp32Adder
 from rtl.arith.fp_convert import Fp32ToFp16
 from rtl.arith.fp_multiplier import Fp16Multiplier
@@ -70,8 +72,7 @@ class FpUnitsHarness(wiring.Component):
 @pytest.mark.parametrize("pipeline", list(PIPELINES))
 def test_fp_units(pipeline, seed, test_dir):
     latency = PIPELINES[pipeline]
-    dut = FpUnitsHarness(lanes=LANES, latency=latency)
-    run_testbench(dut, "focus_fp_units", "sim_cocotb.tb_fp",
+    run_testbench(design(FpUnitsHarness, lanes=LANES, latency=latency), "sim_cocotb.tb_fp",
                   params={"lanes": LANES, "latency": latency, "vectors": vector_count(),
                           "stall_vectors": STALL_VECTORS},
                   seed=seed, test_dir=test_dir)
@@ -94,7 +95,7 @@ def test_latency_parameter(unit, good, bad):
 
 def test_default_latencies():
     assert (Fp16Multiplier().latency, Fp32Adder().latency, Fp32ToFp16().latency) == (1, 2, 1)
-    fmt = get_format("fp16")
+    fmt = number_format("fp16")
     assert isinstance(fmt, Fp16Format)
     assert (fmt.mul_latency, fmt.add_latency, fmt.operand_width, fmt.accumulator_width,
             fmt.accumulator_zero) == (1, 2, 16, 32, 0)

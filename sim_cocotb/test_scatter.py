@@ -2,8 +2,8 @@
 
 import pytest
 
-from rtl.arith import get_format
-from rtl.scatter_accumulator import ScatterAccumulator
+from gen.config import CONFIGS
+from gen.generate import block_design
 from sim_cocotb.runner import run_testbench
 
 pytestmark = pytest.mark.engine
@@ -14,7 +14,7 @@ CASES = [("int8", 4, 16, 2), ("int8", 3, 13, 3), ("int8", 2, 8, 1)]
 @pytest.mark.parametrize("dtype,cols,m_tile,lanes", CASES,
                          ids=[f"{d}-c{c}-m{m}-l{l}" for d, c, m, l in CASES])
 def test_scatter_accumulator(dtype, cols, m_tile, lanes, seed, test_dir):
-    dut = ScatterAccumulator(get_format(dtype), cols=cols, m_tile=m_tile, lanes=lanes)
-    run_testbench(dut, "focus_scatter_accumulator", "sim_cocotb.tb_scatter",
+    config = CONFIGS["tiny"].replace(dtype=dtype, cols=cols, m_tile=m_tile, scatter_lanes=lanes)
+    run_testbench(block_design(config, "scatter_accumulator"), "sim_cocotb.tb_scatter",
                   params={"dtype": dtype, "cols": cols, "m_tile": m_tile, "lanes": lanes},
                   seed=seed, test_dir=test_dir)

@@ -6,8 +6,10 @@ analyzer, sorter and offset coders) once and runs every test of ``sim_cocotb.tb_
 
 import pytest
 
+from gen.formats import number_format
+from gen.generate import design
 from sim_cocotb.runner import run_testbench
-from sim_cocotb.tb_sec_harness import TOPLEVEL, SecHarness
+from sim_cocotb.tb_sec_harness import SecHarness
 
 pytestmark = pytest.mark.sec
 
@@ -27,5 +29,7 @@ def test_semantic_concentrator(name, seed, test_dir):
     dtype, sort_width, max_tokens, offset_bits = CONFIGS[name]
     params = dict(dtype=dtype, sort_width=sort_width, max_tokens=max_tokens,
                   offset_bits=offset_bits)
-    run_testbench(SecHarness(**params), TOPLEVEL, "sim_cocotb.tb_sec", params=params,
+    harness = design(SecHarness, number_format(dtype), sort_width=sort_width,
+                     max_tokens=max_tokens, offset_bits=offset_bits)
+    run_testbench(harness, "sim_cocotb.tb_sec", params=params,
                   seed=seed, test_dir=test_dir)

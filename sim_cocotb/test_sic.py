@@ -2,8 +2,8 @@
 
 import pytest
 
-from rtl.arith import get_format
-from rtl.similarity_gather import SimilarityGather
+from gen.config import CONFIGS as GENERATOR_CONFIGS
+from gen.generate import block_design
 from sim_cocotb.runner import run_testbench
 
 pytestmark = pytest.mark.sic
@@ -22,14 +22,16 @@ CONFIGS = {
 
 
 def build(params):
-    return SimilarityGather(get_format(params["dtype"]), vector_size=params["rows"],
-                            m_tile=params["m_tile"], window=params["window"],
-                            window_vectors=params["window_vectors"],
-                            matchers=params["matchers"], position_bits=params["position_bits"])
+    """The gather of ``params`` as the generator builds it (positions of ``position_bits``)."""
+    config = GENERATOR_CONFIGS["tiny"].replace(
+        dtype=params["dtype"], rows=params["rows"], m_tile=params["m_tile"],
+        window=params["window"], window_vectors=params["window_vectors"],
+        matchers=params["matchers"], max_tokens=1 << params["position_bits"])
+    return block_design(config, "similarity_gather")
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_similarity_gather(name, seed, test_dir):
     params = CONFIGS[name]
-    run_testbench(build(params), "focus_similarity_gather", "sim_cocotb.tb_sic",
+    run_testbench(build(params), "sim_cocotb.tb_sic",
                   params=params, seed=seed, test_dir=test_dir)

@@ -6,9 +6,10 @@ import sys
 
 import pytest
 
-from gen.cli import main, verilog_ports
+from gen.cli import main
 from gen.config import CONFIGS, FocusConfig, get_config
-from rtl.arith import FORMATS, UnsupportedFormat, get_format
+from gen.formats import FORMATS, number_format
+from gen.generate import verilog_ports
 
 pytestmark = pytest.mark.gen
 
@@ -68,12 +69,11 @@ def test_unknown_configuration_lists_the_known_ones():
         get_config("huge")
 
 
-def test_unimplemented_format_fails_clearly():
-    missing = [dtype for dtype in ("fp16", "int8") if dtype not in FORMATS]
-    for dtype in missing:
-        with pytest.raises(UnsupportedFormat, match="not yet supported"):
-            get_format(dtype)
-    assert get_format("int8").name == "int8"
+def test_formats_are_named_in_one_place():
+    assert set(FORMATS) == {"fp16", "int8"}
+    assert all(number_format(dtype).name == dtype for dtype in FORMATS)
+    with pytest.raises(ValueError, match="dtype must be one of fp16, int8, got 'bf16'"):
+        number_format("bf16")
 
 
 def test_cli_writes_reproducible_verilog_and_manifest(tmp_path, capsys):
@@ -82,12 +82,15 @@ def test_cli_writes_reproducible_verilog_and_manifest(tmp_path, capsys):
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["config"]["cols"] == 3
     assert manifest["config_hash"] == CONFIGS["tiny"].replace(cols=3).hash
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == \
+        (tmp_path / "b" / "manifest.json").read_bytes()
     for entry in manifest["files"]:
         first = (tmp_path / "a" / entry["file"]).read_bytes()
         assert first == (tmp_path / "b" / entry["file"]).read_bytes()
+    for entry in manifest["blocks"]:
         names = {port["name"] for port in entry["ports"]}
         assert {"clk", "rst"} <= names
-    array = next(e for e in manifest["files"] if e["block"] == "systolic_array")
+    array = next(e for e in manifest["blocks"] if e["block"] == "systolic_array")
     ports = {p["name"]: p for p in array["ports"]}
     assert ports["acts__payload"] == {"name": "acts__payload", "direction": "input",
                                       "width": 4 * 8 + 2}

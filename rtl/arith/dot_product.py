@@ -4,6 +4,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..parameters import check_int
+
 
 class DotProduct(wiring.Component):
     """``sum_i a[i] * b[i]`` with the format's multiplier and a balanced adder tree.
@@ -33,9 +35,7 @@ class DotProduct(wiring.Component):
     """
 
     def __init__(self, fmt, *, length):
-        if not isinstance(length, int) or not 1 <= length <= 4096:
-            raise ValueError(f"DotProduct: length must be an integer in [1, 4096], "
-                             f"got {length!r}")
+        check_int("DotProduct", "length", length)
         self.fmt = fmt
         self.length = length
         vector = data.ArrayLayout(fmt.operand_shape, length)

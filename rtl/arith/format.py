@@ -1,10 +1,14 @@
-"""The interface every arithmetic format of the systolic array implements."""
+"""The number-format interface: everything in the hardware that depends on the operand format.
+
+One :class:`ArithmeticFormat` object owns the array's arithmetic (operand and accumulator
+shapes, multiplier, adder, latencies), the output conversion and its runtime scale registers,
+the SIC number hooks (:meth:`ArithmeticFormat.sic_numbers`) and the SEC importance key
+(:attr:`ArithmeticFormat.importance_width`, :meth:`ArithmeticFormat.sanitize_importance`).
+Blocks take the format object and never branch on its name, so a new number format is one new
+subclass (and its golden model, and one line in ``gen.formats``).
+"""
 
 from amaranth.hdl import Shape
-
-
-class UnsupportedFormat(NotImplementedError):
-    """A configuration names a number format whose hardware does not exist yet."""
 
 
 class ArithmeticFormat:
@@ -32,7 +36,14 @@ class ArithmeticFormat:
         Shape of a finished output element (the next layer's operand format).
     output_latency : int
         Ticks of the unit :meth:`output_converter` returns.
+    scale_ports : dict
+        Runtime output-scale registers of the converter, name -> shape (empty when the
+        conversion has none); blocks that convert outputs expose them as ``In`` ports.
+    importance_width : int
+        Bits of an SEC importance key (an attention probability in this format).
     """
+
+    scale_ports = {}
 
     name: str
     operand_shape: Shape
@@ -60,9 +71,21 @@ class ArithmeticFormat:
     def output_converter(self):
         """A Component converting one accumulator to ``output_shape``.
 
-        Ports ``en``, ``a`` (accumulator), ``result`` (output), optionally runtime scale ports
-        ``multiplier`` and ``shift``; attribute ``latency`` (enabled ticks).
+        Ports ``en``, ``a`` (accumulator), ``result`` (output) and the :attr:`scale_ports`;
+        attribute ``latency`` (enabled ticks).
         """
+        raise NotImplementedError
+
+    def sic_numbers(self, *, vector_size, m_tile):
+        """The :class:`~rtl.arith.sic_numbers.SicNumbers` hooks of a gather unit of
+        ``vector_size``-element vectors and tiles of up to ``m_tile`` tokens."""
+        raise NotImplementedError
+
+    def sanitize_importance(self, value):
+        """``(key, invalid)``: the unsigned importance key of a raw probability ``value``
+        (:attr:`importance_width` bits) and whether it was not a probability (it then
+        becomes key 0, the least important). Combinational; unsigned comparison of keys
+        must order them like the probabilities."""
         raise NotImplementedError
 
     def __repr__(self):

@@ -1,12 +1,13 @@
 """IEEE binary16 operands with binary32 accumulation (the published design's format)."""
 
-from amaranth.hdl import unsigned
+from amaranth.hdl import Cat, Const, Mux, unsigned
 
 from .format import ArithmeticFormat
 from .fp_adder import Fp32Adder
 from .fp_common import check_latency
 from .fp_convert import Fp32ToFp16
 from .fp_multiplier import Fp16Multiplier
+from .sic_numbers import Fp16SicNumbers
 
 
 class Fp16Format(ArithmeticFormat):
@@ -15,6 +16,11 @@ class Fp16Format(ArithmeticFormat):
     A multiply-accumulate rounds once (in the adder): the product of two binary16 numbers is
     always exactly representable in binary32. Operands and accumulators are raw IEEE bit
     patterns; the additive identity is ``+0.0`` (all zeros).
+
+    Importance keys are the raw binary16 patterns of attention probabilities: for finite
+    values ``>= +0`` unsigned comparison of the patterns is numeric comparison. ``-0`` is the
+    number zero (key 0, tied with ``+0``); negative numbers, infinities and NaNs are not
+    probabilities and become key 0, flagged invalid.
 
     Parameters
     ----------
@@ -31,6 +37,7 @@ class Fp16Format(ArithmeticFormat):
     accumulator_zero = 0
     output_shape = unsigned(16)
     output_latency = 1
+    importance_width = 16
 
     def __init__(self, *, mul_latency=1, add_latency=2):
         check_latency("Fp16Multiplier", mul_latency, Fp16Multiplier.CUTS)
@@ -53,6 +60,16 @@ class Fp16Format(ArithmeticFormat):
     def output_converter(self):
         """binary32 -> binary16, round to nearest even (1 cycle)."""
         return Fp32ToFp16(latency=self.output_latency)
+
+    def sic_numbers(self, *, vector_size, m_tile):
+        return Fp16SicNumbers(self, vector_size=vector_size, m_tile=m_tile)
+
+    def sanitize_importance(self, value):
+        magnitude = value[:15]
+        negative = value[15] & (magnitude != 0)
+        not_finite = value[10:15] == 0x1F
+        invalid = negative | not_finite
+        return Mux(invalid, 0, Cat(magnitude, Const(0, 1))), invalid
 
     def __repr__(self):
         return (f"Fp16Format(mul_latency={self.mul_latency}, "

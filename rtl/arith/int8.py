@@ -1,16 +1,20 @@
 """Two's-complement INT8 x INT8 products accumulated in INT32."""
 
-from amaranth.hdl import Signal, signed
+from amaranth.hdl import Const, Signal, signed, unsigned
 
 from .format import ArithmeticFormat
-from .requantizer import Requantizer
+from .requantizer import MULTIPLIER_BITS, SHIFT_BITS, Requantizer
+from .sic_numbers import Int8SicNumbers
 
 
 class Int8Format(ArithmeticFormat):
     """INT8 operands, INT32 accumulators (wrap-around, which K < 131072 never reaches).
 
     The product is combinational (``mul_latency = 0``); the sum is registered
-    (``add_latency = 1``), so a PE is one multiply-accumulate register.
+    (``add_latency = 1``), so a PE is one multiply-accumulate register. Outputs are
+    requantized by a runtime ``multiplier / 2**shift`` scale. Importance keys are unsigned
+    UQ0.8 probabilities (``code / 256``, ``golden.sec.quantize_probability``); every code is
+    valid.
     """
 
     name = "int8"
@@ -21,6 +25,8 @@ class Int8Format(ArithmeticFormat):
     add_latency = 1
     output_shape = signed(8)
     output_latency = Requantizer.latency
+    scale_ports = {"multiplier": unsigned(MULTIPLIER_BITS), "shift": unsigned(SHIFT_BITS)}
+    importance_width = 8
 
     def multiply(self, m, a, b, en):
         return (a.as_signed() * b.as_signed())[:16].as_signed()
@@ -34,3 +40,9 @@ class Int8Format(ArithmeticFormat):
     def output_converter(self):
         """INT32 -> INT8 requantization by the runtime (multiplier, shift) scale."""
         return Requantizer()
+
+    def sic_numbers(self, *, vector_size, m_tile):
+        return Int8SicNumbers(self, vector_size=vector_size, m_tile=m_tile)
+
+    def sanitize_importance(self, value):
+        return value, Const(0, 1)

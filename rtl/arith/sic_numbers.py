@@ -1,7 +1,7 @@
 """Number-format hooks of the SIC gather hardware (decoding, zero tests, fixed-point sums).
 
-The SIC blocks are written once against :class:`SicNumbers`; :func:`sic_numbers` returns the
-hooks of a configuration dtype. The bit-exact models are ``golden.sic.Int8Sic`` and
+The SIC blocks are written once against :class:`SicNumbers`; a format's
+``ArithmeticFormat.sic_numbers`` returns its hooks. The bit-exact models are ``golden.sic.Int8Sic`` and
 ``golden.sic.Fp16Sic``.
 
 Magnitudes
@@ -17,7 +17,7 @@ Group sums
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed
 
-__all__ = ["SicNumbers", "Int8SicNumbers", "Fp16SicNumbers", "sic_numbers"]
+__all__ = ["SicNumbers", "Int8SicNumbers", "Fp16SicNumbers"]
 
 
 def _signed_width(low, high):
@@ -34,7 +34,7 @@ class SicNumbers:
     Attributes
     ----------
     fmt : ArithmeticFormat
-        The operand/accumulator format (``rtl.arith.get_format(dtype)``).
+        The operand/accumulator format.
     significand_bits : int
         Width of a decoded magnitude's significand.
     normalized_msb : int or None
@@ -58,10 +58,16 @@ class SicNumbers:
     scaled = False
     fixed_limit = 0
 
-    def __init__(self, fmt, *, m_tile):
+    def __init__(self, fmt, *, vector_size, m_tile):
         self.fmt = fmt
+        self.vector_size = vector_size
+        self.m_tile = m_tile
         limit = self.fixed_limit * m_tile
         self.sum_shape = signed(_signed_width(-limit, limit))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.fmt!r}, vector_size={self.vector_size}, " \
+               f"m_tile={self.m_tile})"
 
     def decode(self, m, accumulator):
         """``(negative, significand, exponent)`` of an accumulator value."""
@@ -95,7 +101,7 @@ class Int8SicNumbers(SicNumbers):
     fixed_limit = 128
 
     def __init__(self, fmt, *, vector_size, m_tile):
-        super().__init__(fmt, m_tile=m_tile)
+        super().__init__(fmt, vector_size=vector_size, m_tile=m_tile)
         self.significand_bits = (vector_size * 128 * 128).bit_length()
 
     def decode(self, m, accumulator):
@@ -127,9 +133,6 @@ class Fp16SicNumbers(SicNumbers):
     scaled = True
     fixed_limit = 0x7FF << 29  # 65504 * 2**24
     NAN = 0x7E00
-
-    def __init__(self, fmt, *, vector_size, m_tile):
-        super().__init__(fmt, m_tile=m_tile)
 
     def decode(self, m, accumulator):
         field = accumulator[23:31]
@@ -166,12 +169,3 @@ class Fp16SicNumbers(SicNumbers):
         finite = Cat(magnitude, negative)
         infinity = Cat(Const(0x7C00, 15), special[0])
         return Mux(special == 0b01, self.NAN, Mux(special[1], infinity, finite))
-
-
-def sic_numbers(fmt, *, vector_size, m_tile):
-    """The :class:`SicNumbers` of arithmetic format ``fmt`` for a gather unit."""
-    kinds = {"int8": Int8SicNumbers, "fp16": Fp16SicNumbers}
-    if fmt.name not in kinds:
-        raise ValueError(f"no SIC number hooks for format {fmt.name!r}")
-    return kinds[fmt.name](fmt, vector_size=vector_size, m_tile=m_tile)
-
