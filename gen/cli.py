@@ -13,8 +13,9 @@ from pathlib import Path
 
 from .blocks import BLOCKS
 from .config import CONFIGS, get_config
-from .generate import generate, verilog_ports  # noqa: F401  (verilog_ports: public helper)
+from .generate import generate
 from .library import default_cache
+from .lint import LintError, lint
 
 
 def output_name(config_name, config, overrides):
@@ -37,6 +38,8 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, help="elaboration processes (default: CPUs)")
     parser.add_argument("--no-cache", action="store_true",
                         help="elaborate every module (ignore and do not fill the module cache)")
+    parser.add_argument("--lint", action="store_true",
+                        help="then run Verilator -Wall lint on the output (gen/lint.vlt)")
     args = parser.parse_args(argv)
 
     if args.list:
@@ -61,4 +64,12 @@ def main(argv=None):
           f"({len(stats.elaborated)} elaborated, {len(stats.reused)} from the module cache)")
     for block in manifest["blocks"]:
         print(f"  {block['block']:22s} {block['file']}")
+    if args.lint:
+        started = time.perf_counter()
+        try:
+            lint([out_dir])
+        except LintError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"lint clean in {time.perf_counter() - started:.1f} s")
     return 0

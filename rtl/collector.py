@@ -1,10 +1,12 @@
 """SIC collector: compact indices, exact group sums, the similarity map and the drain."""
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith.rounded_mean import RoundedMean
+from .hierarchy import INLINE
+from .queue import StreamQueue
 from .layouts import tile_vector
 from .similarity_matcher import decision_layout
 from .skid_buffer import SkidBuffer
@@ -72,6 +74,8 @@ class Collector(wiring.Component):
     key_depth : int
         Capacity of the key-vector FIFO: at least the keys between the layouter's output and
         the verdict.
+    hierarchy : rtl.hierarchy.Hierarchy
+        Builds the mean unit (inline by default).
 
     Ports
     -----
@@ -98,7 +102,8 @@ class Collector(wiring.Component):
     ``unique``'s output buffer ``1 + RoundedMean`` latency cycles after its read.
     """
 
-    def __init__(self, numbers, *, vector_size, slot_bits, m_tile, key_depth):
+    def __init__(self, numbers, *, vector_size, slot_bits, m_tile, key_depth,
+                 hierarchy=INLINE):
         self.numbers = numbers
         self.vector_size = vector_size
         self.slot_bits = slot_bits
@@ -117,6 +122,7 @@ class Collector(wiring.Component):
             "drain_read": Out(range(m_tile + 1)),
             "drain_done": Out(1),
         })
+        self.mean = hierarchy.build(RoundedMean, numbers, lanes=vector_size, m_tile=m_tile)
 
     @property
     def storage_bits(self):
@@ -130,10 +136,11 @@ class Collector(wiring.Component):
         zero = zero_code(m_tile)
         code_bits = m_tile.bit_length()
 
-        m.submodules.key_fifo = key_fifo = fifo.SyncFIFOBuffered(
-            width=size * numbers.fmt.operand_width, depth=self.key_depth)
-        m.d.comb += [key_fifo.w_data.eq(self.keys.payload.as_value()),
-                     key_fifo.w_en.eq(self.keys.valid)]
+        # Keys wait here for their verdict (the gather admits no more than key_depth).
+        m.submodules.key_fifo = key_fifo = StreamQueue(self.keys.payload.shape(),
+                                                        depth=self.key_depth)
+        m.d.comb += [key_fifo.i.payload.eq(self.keys.payload),
+                     key_fifo.i.valid.eq(self.keys.valid)]
 
         m.submodules.table = table = memory.Memory(shape=self.entry, depth=m_tile, init=[])
         m.submodules.groups = groups = memory.Memory(
@@ -174,18 +181,14 @@ class Collector(wiring.Component):
             group_write.en.eq(z1_valid),
             update_read.addr.eq(code),
         ]
-        m.submodules.map_fifo = map_fifo = fifo.SyncFIFOBuffered(
-            width=self.map.payload.shape().size, depth=m_tile)
-        map_beat = Signal(self.map.payload.shape())
+        # Map codes wait here for the consumer (the gather admits no more than m_tile).
+        m.submodules.map_fifo = map_fifo = StreamQueue(self.map.payload.shape(), depth=m_tile)
+        wiring.connect(m, map_fifo.o, wiring.flipped(self.map))
         m.d.comb += [
-            map_beat.code.eq(code),
-            map_beat.first.eq(z1.tag.index == 0),
-            map_beat.last.eq(z1.tag.tile_last),
-            map_fifo.w_data.eq(map_beat),
-            map_fifo.w_en.eq(z1_valid),
-            self.map.valid.eq(map_fifo.r_rdy),
-            self.map.payload.eq(map_fifo.r_data),
-            map_fifo.r_en.eq(self.map.ready),
+            map_fifo.i.payload.code.eq(code),
+            map_fifo.i.payload.first.eq(z1.tag.index == 0),
+            map_fifo.i.payload.last.eq(z1.tag.tile_last),
+            map_fifo.i.valid.eq(z1_valid),
         ]
         z2_valid, z2_code, z2_opens = Signal(), Signal(code_bits), Signal()
         z2_zero, z2_last = Signal(), Signal()
@@ -200,8 +203,8 @@ class Collector(wiring.Component):
         ]
 
         # --- Z2: add the key into its group ------------------------------------------------
-        key = data.ArrayLayout(numbers.fmt.operand_shape, size)(key_fifo.r_data)
-        m.d.comb += key_fifo.r_en.eq(z2_valid)
+        key = key_fifo.o.payload
+        m.d.comb += key_fifo.o.ready.eq(z2_valid)
         current = self.entry(update_read.data)
         updated = Signal(self.entry)
         for lane in range(size):
@@ -244,7 +247,7 @@ class Collector(wiring.Component):
                 m.d.sync += issuing.eq(0)
                 m.d.comb += self.drain_done.eq(1)
 
-        m.submodules.mean = mean = RoundedMean(numbers, lanes=size, m_tile=m_tile)
+        m.submodules.mean = mean = self.mean
         drained = self.entry(drain_port.data)
         m.d.comb += [
             mean.en.eq(advance),

@@ -1,12 +1,13 @@
 """FocusEngine: one GEMM output tile, from unique input vectors to unique output vectors + map."""
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .collector import map_layout
 from .hierarchy import INLINE
 from .layouts import map_beat, tile_vector
+from .queue import StreamQueue
 from .output_converter import OutputConverter
 from .scatter_accumulator import ScatterAccumulator, ScatterError
 from .similarity_gather import SicError, SimilarityGather
@@ -126,32 +127,27 @@ class FocusEngine(wiring.Component):
         ]
 
         # --- tile buffer between the conversion and the gather ------------------------------
-        row = self.unique.payload.shape()
-        m.submodules.tile_buffer = tile_buffer = fifo.SyncFIFOBuffered(
-            width=row.size, depth=self.m_tile)
-        m.d.comb += [
-            tile_buffer.w_data.eq(converter.o.payload),
-            tile_buffer.w_en.eq(converter.o.valid),
-            converter.o.ready.eq(tile_buffer.w_rdy),
-        ]
-        buffered = row(tile_buffer.r_data)
+        m.submodules.tile_buffer = tile_buffer = StreamQueue(self.unique.payload.shape(),
+                                                              depth=self.m_tile)
+        wiring.connect(m, converter.o, tile_buffer.i)
+        buffered = tile_buffer.o
         with m.If(self.dense):
             m.d.comb += [
-                self.unique.valid.eq(tile_buffer.r_rdy),
-                self.unique.payload.eq(buffered),
-                tile_buffer.r_en.eq(self.unique.ready),
+                self.unique.valid.eq(buffered.valid),
+                self.unique.payload.eq(buffered.payload),
+                buffered.ready.eq(self.unique.ready),
             ]
         with m.Else():
             # Join each row with its token's position.
             vectors = gather.vectors
             m.d.comb += [
-                vectors.valid.eq(tile_buffer.r_rdy & self.positions.valid),
-                vectors.payload.data.eq(buffered.data),
+                vectors.valid.eq(buffered.valid & self.positions.valid),
+                vectors.payload.data.eq(buffered.payload.data),
                 vectors.payload.position.eq(self.positions.payload),
-                vectors.payload.first.eq(buffered.first),
-                vectors.payload.last.eq(buffered.last),
-                tile_buffer.r_en.eq(vectors.ready & self.positions.valid),
-                self.positions.ready.eq(vectors.ready & tile_buffer.r_rdy),
+                vectors.payload.first.eq(buffered.payload.first),
+                vectors.payload.last.eq(buffered.payload.last),
+                buffered.ready.eq(vectors.ready & self.positions.valid),
+                self.positions.ready.eq(vectors.ready & buffered.valid),
             ]
             wiring.connect(m, gather.unique, wiring.flipped(self.unique))
         wiring.connect(m, gather.map, wiring.flipped(self.map))

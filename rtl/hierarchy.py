@@ -90,6 +90,7 @@ class ModuleInstance(wiring.Component):
 
     def __init__(self, component, module, ports):
         component._MustUse__silence = True    # stands in; elaborated on its own elsewhere
+        self._MustUse__silence = True         # a generator may build it only to record it
         self._component = component
         self.module = module
         self._ports = ports

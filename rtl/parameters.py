@@ -25,6 +25,7 @@ LIMITS = {
     "offset_bits": (2, 16),
     "position_bits": (1, 32),
     "length": (1, 4096),
+    "queue_depth": (1, 1 << 20),
 }
 
 

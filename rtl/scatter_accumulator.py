@@ -1,12 +1,13 @@
 """Scatter accumulator: adds unique-vector partial sums into every token row mapped to them."""
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal
-from amaranth.lib import enum, fifo, memory, stream, wiring
+from amaranth.lib import enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import map_beat, tile_vector
 from .parameters import check_int
 from .pipeline import delay
+from .queue import StreamQueue
 
 
 class ScatterError(enum.Enum, shape=4):
@@ -155,13 +156,9 @@ class ScatterAccumulator(wiring.Component):
         emit_live = Signal()            # ... while its last slice is still being added
         final_rows = Signal(range(rows_per_bank + 1))   # rows of it written by the last slice
 
-        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
-            width=len(self.out.payload.as_value()), depth=8)   # covers its 3-cycle round trip
-        m.d.comb += [
-            self.out.valid.eq(out_fifo.r_rdy),
-            self.out.payload.eq(out_fifo.r_data),
-            out_fifo.r_en.eq(self.out.ready),
-        ]
+        m.submodules.out_fifo = out_fifo = StreamQueue(   # 8 covers its 3-cycle round trip
+            self.out.payload.shape(), depth=8)
+        wiring.connect(m, out_fifo.o, wiring.flipped(self.out))
 
         # A slice of more beats than the read-add-write pipeline is deep can follow the
         # previous one without a bubble: its first beat re-reads a row written long before.
@@ -224,7 +221,7 @@ class ScatterAccumulator(wiring.Component):
                     m.next = "START"
 
         # --- read-out: rows the last slice has written, in token order ----------------------
-        room = out_fifo.w_level + read_pending < out_fifo.depth - 1
+        room = out_fifo.level + read_pending < out_fifo.depth - 1
         final_tokens = Mux(emit_live, final_rows * lanes, emit_tokens)
         with m.If(emitting & room & (emit_index < emit_tokens) & (emit_index < final_tokens)):
             m.d.comb += read_issue.eq(1)
@@ -299,7 +296,7 @@ class ScatterAccumulator(wiring.Component):
             row.data.eq(Array(tile_banks[j][2].data for j in range(lanes))[emit_lane]),
             row.first.eq(emit_count == 0),
             row.last.eq(emit_count == emit_tokens - 1),
-            out_fifo.w_data.eq(row),
-            out_fifo.w_en.eq(read_pending),
+            out_fifo.i.payload.eq(row),
+            out_fifo.i.valid.eq(read_pending),
         ]
         return m

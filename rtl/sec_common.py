@@ -4,7 +4,7 @@ The SEC blocks rank tokens by an unsigned *importance key* whose width and sanit
 number format defines (``ArithmeticFormat.importance_width`` / ``sanitize_importance``).
 """
 
-from amaranth.hdl import Cat, Const, Mux, unsigned
+from amaranth.hdl import Const, Mux, unsigned
 from amaranth.lib import data
 
 def check_sec_parameters(block, *, sort_width=None, max_tokens=None, offset_bits=None):

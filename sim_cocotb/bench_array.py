@@ -9,7 +9,6 @@ published cycle model (M + 93 cycles per fold, folds not overlapped).
 import argparse
 import json
 import time
-from pathlib import Path
 
 from gen.config import CONFIGS
 from gen.formats import FORMATS

@@ -1,8 +1,11 @@
 """Correctly rounded group means: exact sums divided by the member count."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
+from ..hierarchy import INLINE
+from .fp_common import leading_zeros
 
 #: Quotient bits resolved per pipeline stage of the restoring divider.
 BITS_PER_STAGE = 4
@@ -20,14 +23,19 @@ class RoundedMean(wiring.Component):
     ``quotient + (j << 10)``, subnormals included. The result is the correctly rounded mean
     (error at most half an ulp); ``golden.sic`` computes it from the definition.
 
+    The count pipeline is shared; each lane's divider is a :class:`MeanLane` (one module,
+    instantiated ``lanes`` times by the generator).
+
     Parameters
     ----------
     numbers : SicNumbers
-        Format hooks (``rtl.arith.sic_numbers``).
+        Format hooks (``fmt.sic_numbers``).
     lanes : int
         Elements per vector.
     m_tile : int
         Largest count.
+    hierarchy : rtl.hierarchy.Hierarchy
+        Builds the lanes (inline by default).
 
     Ports
     -----
@@ -46,7 +54,7 @@ class RoundedMean(wiring.Component):
     Throughput one vector per advancing cycle.
     """
 
-    def __init__(self, numbers, *, lanes, m_tile):
+    def __init__(self, numbers, *, lanes, m_tile, hierarchy=INLINE):
         self.numbers = numbers
         self.lanes = lanes
         self.m_tile = m_tile
@@ -59,16 +67,17 @@ class RoundedMean(wiring.Component):
         if numbers.special_bits:
             ports["specials"] = In(data.ArrayLayout(numbers.special_bits, lanes))
         super().__init__(ports)
+        self.units = [hierarchy.build(MeanLane, numbers, m_tile=m_tile) for _ in range(lanes)]
 
     @property
     def stages(self):
         """Pipeline stages of the restoring divider."""
-        return -(-self.numbers.quotient_bits // BITS_PER_STAGE)
+        return stages_of(self.numbers)
 
     @staticmethod
     def latency_of(numbers):
         """:attr:`latency` of a unit for ``numbers`` (without building one)."""
-        return -(-numbers.quotient_bits // BITS_PER_STAGE) + 2
+        return stages_of(numbers) + 2
 
     @property
     def latency(self):
@@ -77,87 +86,143 @@ class RoundedMean(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        count_bits = len(self.count)
+        # The count, registered along the divider's stages, serves every lane.
+        counts = [self.count]
+        for stage in range(self.stages):
+            counts.append(_register(m, self.en, counts[-1], f"count_s{stage}"))
+        if self.numbers.scaled:
+            count_length = Signal(range(self.numbers.sum_shape.width + 2))
+            m.d.comb += count_length.eq(count_bits - leading_zeros(self.count))
+        for lane, unit in enumerate(self.units):
+            m.submodules[f"lane{lane}"] = unit
+            m.d.comb += [
+                unit.en.eq(self.en),
+                unit.sum.eq(self.sums[lane]),
+                unit.counts.eq(Cat(*counts)),
+                self.mean[lane].eq(unit.mean),
+            ]
+            if self.numbers.special_bits:
+                m.d.comb += unit.special.eq(self.specials[lane])
+            if self.numbers.scaled:
+                m.d.comb += unit.count_length.eq(count_length)
+        return m
+
+
+def stages_of(numbers):
+    """Pipeline stages of the restoring divider for ``numbers``."""
+    return -(-numbers.quotient_bits // BITS_PER_STAGE)
+
+
+def _register(m, en, value, name):
+    stage = Signal.like(value, name=name)
+    with m.If(en):
+        m.d.sync += stage.eq(value)
+    return stage
+
+
+class MeanLane(wiring.Component):
+    """One lane of :class:`RoundedMean`: ``sum / count`` rounded into an operand.
+
+    Ports
+    -----
+    en : In(1)
+        Pipeline advance.
+    sum : In(numbers.sum_shape)
+        Exact group sum.
+    special : In(numbers.special_bits)
+        Special-value code, passed through (absent for int8).
+    counts : In(ArrayLayout(range(m_tile + 1), stages + 1))
+        The count as it enters (index 0) and after each of the first ``stages`` stage
+        registers of the shared count pipeline.
+    count_length : In(range(...))
+        Bit length of the entering count (formats with ``numbers.scaled`` only).
+    mean : Out(operand)
+        The rounded mean, ``stages + 2`` advancing cycles after the inputs.
+    """
+
+    def __init__(self, numbers, *, m_tile):
+        self.numbers = numbers
+        self.m_tile = m_tile
+        count = range(m_tile + 1)
+        ports = {
+            "en": In(1),
+            "sum": In(numbers.sum_shape),
+            "counts": In(data.ArrayLayout(count, stages_of(numbers) + 1)),
+            "mean": Out(numbers.fmt.operand_shape),
+        }
+        if numbers.special_bits:
+            ports["special"] = In(numbers.special_bits)
+        if numbers.scaled:
+            ports["count_length"] = In(range(numbers.sum_shape.width + 2))
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
         numbers = self.numbers
         quotient_bits = numbers.quotient_bits
-        count_bits = len(self.count)
+        count = self.counts[0]
+        count_bits = len(count)
         twice_bits = numbers.sum_shape.width + 1
 
         def register(value, name):
-            stage = Signal.like(value, name=name)
-            with m.If(self.en):
-                m.d.sync += stage.eq(value)
-            return stage
+            return _register(m, self.en, value, name)
 
         # Stage 0: magnitude, binade, the dividend and the bits it drops.
+        total = self.sum.as_signed()
+        twice = Signal(twice_bits, name="twice")
+        m.d.comb += twice.eq(Mux(total < 0, -total, total) << 1)
+        dividend = Signal(quotient_bits + count_bits, name="dividend")
         if numbers.scaled:
-            from .fp_common import leading_zeros
-            count_length = Signal(range(twice_bits + 1))
-            m.d.comb += count_length.eq(count_bits - leading_zeros(self.count))
-        lanes = []
-        for lane in range(self.lanes):
-            total = self.sums[lane].as_signed()
-            twice = Signal(twice_bits, name=f"twice{lane}")
-            m.d.comb += twice.eq(Mux(total < 0, -total, total) << 1)
-            dividend = Signal(quotient_bits + count_bits, name=f"dividend{lane}")
-            if numbers.scaled:
-                length = Signal(range(twice_bits + 1), name=f"length{lane}")
-                m.d.comb += length.eq(twice_bits - leading_zeros(twice))
-                # twice / count lies in [2**(g-1), 2**(g+1)) for g = length - count_length.
-                excess = Signal(range(twice_bits + 1), name=f"excess{lane}")
-                m.d.comb += excess.eq(length - count_length)
-                below = (twice >> excess) < self.count
-                scale = Signal(range(twice_bits), name=f"scale{lane}")
-                with m.If(length >= count_length + quotient_bits):
-                    m.d.comb += scale.eq(excess - (quotient_bits - 1) - below)
-                m.d.comb += dividend.eq(twice >> scale)
-                lost = (dividend << scale)[:twice_bits] != twice
-            else:
-                scale = 0
-                m.d.comb += dividend.eq(twice)
-                lost = 0
-            lanes.append({
-                "negative": register(total < 0, f"negative{lane}_s0"),
-                "remainder": register(dividend, f"remainder{lane}_s0"),
-                "quotient": Signal(quotient_bits, name=f"quotient{lane}_s0"),
-                "scale": register(scale, f"scale{lane}_s0") if numbers.scaled else 0,
-                "sticky": register(lost, f"sticky{lane}_s0"),
-                "special": (register(self.specials[lane], f"special{lane}_s0")
-                            if numbers.special_bits else 0),
-            })
-        count = register(self.count, "count_s0")
+            length = Signal(range(twice_bits + 1), name="length")
+            m.d.comb += length.eq(twice_bits - leading_zeros(twice))
+            # twice / count lies in [2**(g-1), 2**(g+1)) for g = length - count_length.
+            excess = Signal(range(twice_bits + 1), name="excess")
+            m.d.comb += excess.eq(length - self.count_length)
+            below = (twice >> excess) < count
+            scale = Signal(range(twice_bits), name="scale")
+            with m.If(length >= self.count_length + quotient_bits):
+                m.d.comb += scale.eq(excess - (quotient_bits - 1) - below)
+            m.d.comb += dividend.eq(twice >> scale)
+            lost = (dividend << scale)[:twice_bits] != twice
+        else:
+            scale = 0
+            m.d.comb += dividend.eq(twice)
+            lost = 0
+        state = {
+            "negative": register(total < 0, "negative_s0"),
+            "remainder": register(dividend, "remainder_s0"),
+            "quotient": Signal(quotient_bits, name="quotient_s0"),
+            "scale": register(scale, "scale_s0") if numbers.scaled else 0,
+            "sticky": register(lost, "sticky_s0"),
+            "special": register(self.special, "special_s0") if numbers.special_bits else 0,
+        }
 
         # Restoring division, BITS_PER_STAGE quotient bits per stage, MSB first.
-        for stage in range(self.stages):
+        for stage in range(stages_of(numbers)):
+            count = self.counts[stage + 1]
             top = quotient_bits - 1 - stage * BITS_PER_STAGE
-            bits = range(top, max(top - BITS_PER_STAGE, -1), -1)
-            for lane, state in enumerate(lanes):
-                remainder, quotient = state["remainder"], state["quotient"]
-                for bit in bits:
-                    divisor = count << bit
-                    fits = remainder >= divisor
-                    remainder = Mux(fits, remainder - divisor, remainder)
-                    quotient = quotient | (fits << bit)
-                state.update({
-                    key: register(state[key], f"{key}{lane}_s{stage + 1}")
-                    for key in ("negative", "sticky", "special")
-                    if not isinstance(state[key], int)})
-                state["remainder"] = register(remainder[:len(state["remainder"])],
-                                              f"remainder{lane}_s{stage + 1}")
-                state["quotient"] = register(quotient[:quotient_bits],
-                                             f"quotient{lane}_s{stage + 1}")
-                if numbers.scaled:
-                    state["scale"] = register(state["scale"], f"scale{lane}_s{stage + 1}")
-            count = register(count, f"count_s{stage + 1}")
+            remainder, quotient = state["remainder"], state["quotient"]
+            for bit in range(top, max(top - BITS_PER_STAGE, -1), -1):
+                divisor = count << bit
+                fits = remainder >= divisor
+                remainder = Mux(fits, remainder - divisor, remainder)
+                quotient = quotient | (fits << bit)
+            state.update({key: register(state[key], f"{key}_s{stage + 1}")
+                          for key in ("negative", "sticky", "special", "scale")
+                          if not isinstance(state[key], int)})
+            state["remainder"] = register(remainder[:len(state["remainder"])],
+                                          f"remainder_s{stage + 1}")
+            state["quotient"] = register(quotient[:quotient_bits], f"quotient_s{stage + 1}")
 
         # Round to nearest even and assemble the operand.
-        for lane, state in enumerate(lanes):
-            quotient = state["quotient"]
-            sticky = state["sticky"] | (state["remainder"] != 0)
-            halves = quotient[0]
-            kept = quotient[1:]
-            rounded = kept + (halves & (sticky | kept[0]))
-            value = numbers.assemble(m, state["negative"], rounded, state["scale"],
-                                     state["special"])
-            with m.If(self.en):
-                m.d.sync += self.mean[lane].eq(value)
+        quotient = state["quotient"]
+        sticky = state["sticky"] | (state["remainder"] != 0)
+        halves = quotient[0]
+        kept = quotient[1:]
+        rounded = kept + (halves & (sticky | kept[0]))
+        value = numbers.assemble(m, state["negative"], rounded, state["scale"],
+                                 state["special"])
+        with m.If(self.en):
+            m.d.sync += self.mean.eq(value)
         return m
