@@ -59,7 +59,8 @@ def lint(directories, *, log=print):
                                 capture_output=True, text=True, env=env)
         if result.returncode or result.stderr.strip():
             raise LintError(f"lint of {root} failed:\n{result.stderr}")
-        log(f"  lint {root}: clean ({time.perf_counter() - started:.1f} s)")
+        if log:
+            log(f"  lint {root}: clean ({time.perf_counter() - started:.1f} s)")
     return roots
 
 

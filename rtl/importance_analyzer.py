@@ -4,7 +4,8 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .sec_common import READ_REQUEST, check_sec_parameters, groups, importance_beat, probs_beat
+from .parameters import check_int
+from .sec_common import READ_REQUEST, groups, importance_beat, probs_beat
 
 
 class AnalyzerError(enum.Enum, shape=2):
@@ -75,7 +76,8 @@ class ImportanceAnalyzer(wiring.Component):
     """
 
     def __init__(self, fmt, *, sort_width, max_tokens):
-        check_sec_parameters("ImportanceAnalyzer", sort_width=sort_width, max_tokens=max_tokens)
+        check_int("ImportanceAnalyzer", "sort_width", sort_width)
+        check_int("ImportanceAnalyzer", "max_tokens", max_tokens)
         self.fmt, self.sort_width, self.max_tokens = fmt, sort_width, max_tokens
         self.value_width = fmt.importance_width
         super().__init__({

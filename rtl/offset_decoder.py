@@ -4,7 +4,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .sec_common import check_sec_parameters, code_beat, index_beat
+from .parameters import check_int
+from .sec_common import code_beat, index_beat
 
 
 class DecoderError(enum.Enum, shape=1):
@@ -42,7 +43,8 @@ class OffsetDecoder(wiring.Component):
     """
 
     def __init__(self, *, max_tokens, offset_bits):
-        check_sec_parameters("OffsetDecoder", max_tokens=max_tokens, offset_bits=offset_bits)
+        check_int("OffsetDecoder", "max_tokens", max_tokens)
+        check_int("OffsetDecoder", "offset_bits", offset_bits)
         self.max_tokens, self.offset_bits = max_tokens, offset_bits
         super().__init__({
             "codes": In(stream.Signature(code_beat(self.offset_bits))),

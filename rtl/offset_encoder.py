@@ -4,7 +4,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .sec_common import check_sec_parameters, code_beat, index_beat
+from .parameters import check_int
+from .sec_common import code_beat, index_beat
 
 
 class EncoderError(enum.Enum, shape=1):
@@ -44,7 +45,8 @@ class OffsetEncoder(wiring.Component):
     """
 
     def __init__(self, *, max_tokens, offset_bits):
-        check_sec_parameters("OffsetEncoder", max_tokens=max_tokens, offset_bits=offset_bits)
+        check_int("OffsetEncoder", "max_tokens", max_tokens)
+        check_int("OffsetEncoder", "offset_bits", offset_bits)
         self.max_tokens, self.offset_bits = max_tokens, offset_bits
         super().__init__({
             "indices": In(stream.Signature(index_beat(max_tokens))),

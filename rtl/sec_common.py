@@ -7,18 +7,6 @@ number format defines (``ArithmeticFormat.importance_width`` / ``sanitize_import
 from amaranth.hdl import Const, Mux, unsigned
 from amaranth.lib import data
 
-def check_sec_parameters(block, *, sort_width=None, max_tokens=None, offset_bits=None):
-    """Validate the SEC generator parameters that are not ``None``; raise naming ``block``."""
-    for name, value, low, high in (("sort_width", sort_width, 1, 1024),
-                                   ("max_tokens", max_tokens, 1, 1 << 20),
-                                   ("offset_bits", offset_bits, 2, 16)):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{block}: {name} must be an integer in [{low}, {high}], "
-                             f"got {value!r}")
-
-
 def groups(max_tokens, sort_width):
     """Words of the importance buffer: ``ceil(max_tokens / sort_width)``."""
     return -(-max_tokens // sort_width)

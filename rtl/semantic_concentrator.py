@@ -7,7 +7,8 @@ from amaranth.lib.wiring import In, Out
 from .hierarchy import INLINE
 from .importance_analyzer import AnalyzerError, ImportanceAnalyzer
 from .offset_encoder import EncoderError, OffsetEncoder
-from .sec_common import check_sec_parameters, code_beat, probs_beat
+from .parameters import check_int
+from .sec_common import code_beat, probs_beat
 from .topk_sorter import SorterError, TopKSorter
 
 
@@ -67,8 +68,9 @@ class SemanticConcentrator(wiring.Component):
     """
 
     def __init__(self, fmt, *, sort_width, max_tokens, offset_bits, hierarchy=INLINE):
-        check_sec_parameters("SemanticConcentrator", sort_width=sort_width,
-                             max_tokens=max_tokens, offset_bits=offset_bits)
+        for name, value in (("sort_width", sort_width), ("max_tokens", max_tokens),
+                            ("offset_bits", offset_bits)):
+            check_int("SemanticConcentrator", name, value)
         self.fmt, self.sort_width = fmt, sort_width
         self.max_tokens, self.offset_bits = max_tokens, offset_bits
         self.analyzer = hierarchy.build(ImportanceAnalyzer, fmt, sort_width=sort_width,

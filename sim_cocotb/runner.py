@@ -53,6 +53,21 @@ def _toolchain_env():
 
 
 @contextlib.contextmanager
+def _environment(**variables):
+    """Set environment variables for the duration of the block."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
 def _locked(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as lock:
@@ -81,15 +96,21 @@ def _lean_verilator_runner():
     return LeanVerilator()
 
 
-def hier_blocks(design):
-    """Modules of ``design`` (not the top) that are verilated as hierarchical blocks: those of
-    at least :data:`HIER_BLOCK_BYTES`, or whose instances together reach
-    :data:`HIER_BLOCK_TOTAL_BYTES`. Small designs get none (a flat build is faster there)."""
+def hier_blocks(design, policy="auto"):
+    """Modules of ``design`` (not the top) that are verilated as hierarchical blocks.
+
+    ``"auto"``: those of at least :data:`HIER_BLOCK_BYTES`, or whose instances together reach
+    :data:`HIER_BLOCK_TOTAL_BYTES` (small designs get none: a flat build is faster there);
+    ``"all"``: every module below the top; ``"none"``: a flat build.
+    """
+    if policy not in ("auto", "all", "none"):
+        raise ValueError(f"hierarchical policy must be auto, all or none, got {policy!r}")
     blocks = []
     for module, count in design.instances.items():
         size = len(design.module_text(module))
-        if module != design.top and (size >= HIER_BLOCK_BYTES
-                                     or size * count >= HIER_BLOCK_TOTAL_BYTES):
+        if module != design.top and policy != "none" and (
+                policy == "all" or size >= HIER_BLOCK_BYTES
+                or size * count >= HIER_BLOCK_TOTAL_BYTES):
             blocks.append(module)
     return sorted(blocks)
 
@@ -103,14 +124,32 @@ def _control_file(build_dir, toplevel, blocks):
     return path
 
 
-def build(design, *, waves=None):
+def ccache_results(build_dir):
+    """``{C++ file: result}`` of the build's compilations as ccache logged them (empty
+    without ccache): ``"hit"`` (direct or preprocessed cache hit) or ``"miss"``."""
+    path = Path(build_dir) / "ccache.log"
+    results, current = {}, None
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("# "):
+                current = line[2:].strip()
+            elif current and line.strip():
+                hit = "hit" in line
+                results[current] = "hit" if hit or results.get(current) == "hit" else "miss"
+    return results
+
+
+def build(design, *, waves=None, hierarchical="auto"):
     """Compile ``design`` (a :class:`gen.generate.Design`) with Verilator (cached).
 
-    Returns the build directory. Safe to call from several pytest-xdist workers at once.
+    ``hierarchical`` selects the hier blocks (:func:`hier_blocks`). With ccache, every
+    compilation's result (hit or miss, per C++ file) is logged to ``ccache.log`` in the
+    build directory. Returns the build directory. Safe to call from several pytest-xdist
+    workers at once.
     """
     waves = waves_requested() if waves is None else waves
     tool_version = _toolchain_env()
-    blocks = hier_blocks(design)
+    blocks = hier_blocks(design, hierarchical)
     args = list(VERILATOR_ARGS) + (["--trace-fst", "--trace-structs"] if waves else []) \
         + (["--hierarchical"] if blocks else [])
     recipe = [sorted(design.files.items()), tool_version, args, blocks,
@@ -128,11 +167,12 @@ def build(design, *, waves=None):
             for name, text in design.files.items():
                 (sources / name).write_text(text)
             runner = _lean_verilator_runner()
-            runner.build(sources=[_control_file(build_dir, toplevel, blocks),
-                                  *(sources / name for name in design.files)],
-                         hdl_toplevel=toplevel, build_dir=build_dir,
-                         build_args=args, waves=waves, always=True,
-                         log_file=build_dir / "build.log")
+            with _environment(CCACHE_STATSLOG=str(build_dir / "ccache.log")):
+                runner.build(sources=[_control_file(build_dir, toplevel, blocks),
+                                      *(sources / name for name in design.files)],
+                             hdl_toplevel=toplevel, build_dir=build_dir,
+                             build_args=args, waves=waves, always=True,
+                             log_file=build_dir / "build.log")
             stamp.write_text(key)
     return build_dir
 
