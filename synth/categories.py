@@ -7,9 +7,10 @@ Extend :data:`CATEGORIES` when a block name fits none of the patterns (it then l
 "other" and is not counted as Focus logic).
 
 Some blocks contain others (``semantic_concentrator`` = analyzer + sorter + encoder;
-``focus_engine`` = array + scatter + converter). :func:`containment` finds this from the
-component objects (a container holds its parts as attributes, built in ``__init__``), and
-:func:`roles` decides what is summed, so nothing is counted twice:
+``focus_engine`` = array + scatter + converter + gather; ``systolic_array`` = rows x cols
+processing elements). :func:`containment` reads this from the generator's manifest (the
+modules each block needs, i.e. the ``instantiates`` tree), and :func:`roles` decides what is
+summed, so nothing is counted twice:
 
 * a container whose parts all share its category replaces them (it includes their glue);
 * a container spanning several categories (the engine) is shown but not summed; its parts are.
@@ -17,8 +18,6 @@ component objects (a container holds its parts as attributes, built in ``__init_
 
 import dataclasses
 import re
-
-from amaranth.lib import wiring
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Category:
 CATEGORIES = (
     Category("engine", "FocusEngine (top level)", r"engine|(^|_)top($|_)",
              "sequencing of all blocks, counters"),
-    Category("array", "Systolic array", r"systolic|(^|_)array($|_)|(^|_)pe($|_)",
+    Category("array", "Systolic array", r"systolic|(^|_)array($|_)|(^|_)pe($|_)|processing_element",
              "rows x cols PEs, skew/deskew, weight banks, output skid buffer"),
     Category("sec", "SEC (semantic concentration)",
              r"(^|_)sec(_|$)|semantic|importance|analy[sz]er|top_?k|sorter|offset",
@@ -66,30 +65,26 @@ def missing_categories(block_names):
     return [c for c in CATEGORIES if c.key not in present]
 
 
-def _component_types(component, depth=3, seen=None):
-    """Types of the components held (recursively) in ``component``'s attributes."""
-    seen = set() if seen is None else seen
-    if depth == 0 or id(component) in seen:
-        return set()
-    seen.add(id(component))
-    # built only to be inspected: no UnusedElaboratable warning when they are collected
-    component._MustUse__silence = True
-    found = set()
-    for value in vars(component).values():
-        if isinstance(value, wiring.Component):
-            found.add(type(value))
-            found |= _component_types(value, depth - 1, seen)
-            value._MustUse__silence = True
-    return found
+def containment(manifest):
+    """``{container: [contained block names]}`` from a generator manifest.
 
+    A block contains every other block of the manifest whose top module is in its hierarchy
+    (the transitive ``instantiates`` of its top module's file), in manifest order.
+    """
+    files = {entry["module"]: entry for entry in manifest["files"]}
+    tops = {block["block"]: block["top"] for block in manifest["blocks"]}
 
-def containment(components):
-    """``{container: [contained block names]}`` for ``{block name: component}``."""
-    types = {name: type(c) for name, c in components.items()}
+    def below(module, seen):
+        for child in files[module]["instantiates"]:
+            if child not in seen:
+                seen.add(child)
+                below(child, seen)
+        return seen
+
     result = {}
-    for name, component in components.items():
-        inside = _component_types(component)
-        parts = [other for other, kind in types.items() if other != name and kind in inside]
+    for name, top in tops.items():
+        inside = below(top, set())
+        parts = [other for other, module in tops.items() if other != name and module in inside]
         if parts:
             result[name] = parts
     return result

@@ -1,30 +1,31 @@
 """``python -m synth area|timing``: area and timing reports of a configuration's blocks.
 
-``area`` synthesizes every block of :data:`gen.blocks.BLOCKS` (plus one processing element per
-registered number format) with Yosys and writes ``report.md``, ``report.csv`` and ``area.png``
-into ``--out`` (default ``build/synth/<config>``, ``build/synth/<config>-full`` with
-``--full``). ``timing`` does the same and adds OpenSTA's critical path and Fmax per block;
-blocks whose inputs did not change since the last run are not synthesized again.
+``area`` generates the blocks of :data:`gen.blocks.BLOCKS` (plus the processing element of
+every registered number format) with :func:`gen.generate.generate`, synthesizes every
+distinct module once with Yosys (in parallel, ``--jobs``), sums each block from its modules and
+writes ``report.md``, ``report.csv`` and ``area.png`` into ``--out`` (default
+``build/synth/<config>``, ``build/synth/<config>-full`` with ``--full``). ``timing`` does the
+same and adds OpenSTA's critical path and Fmax per block, timed on the linked hierarchy of its
+mapped modules. Modules whose inputs did not change since the last run are not synthesized
+again.
 """
 
 import argparse
+import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
-from unittest import mock
 
-from amaranth.back import verilog
-
-from gen import cli as gen_cli
 from gen.blocks import BLOCKS
 from gen.config import get_config
-from rtl.arith import FORMATS, get_format
-from rtl.processing_element import ProcessingElement, shared_module_name
+from gen.formats import FORMATS
+from gen.generate import generate
 
 from . import flow
 from .categories import containment, missing_categories, roles
 from .liberty import read_liberty
-from .report import Report, comparison, measure, write
+from .report import Report, comparison, measure, module_rows, write
 from .tools import ToolError, default_liberty, sta_command, tool_version, yosys_command
 
 
@@ -52,6 +53,9 @@ def parser():
                         help="synthesize only these blocks (the others are listed as skipped)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the per-format processing element comparison")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="parallel Yosys / OpenSTA runs and elaboration processes "
+                             "(default: CPU count)")
     return parser
 
 
@@ -71,34 +75,82 @@ def _liberty(args):
     return read_liberty(Path(path).resolve())
 
 
-def _reference_pes():
-    """One standalone ProcessingElement per registered format: ``[(name, top, verilog)]``."""
-    pes = []
-    for dtype in sorted(FORMATS):
-        fmt = get_format(dtype)
-        name = shared_module_name(fmt)   # the module the array instantiates
-        pes.append((f"pe_{dtype}", name,
-                    verilog.convert(ProcessingElement(fmt), name=name, emit_src=False)))
-    return pes
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A block (or reference PE) of the report: what is synthesized and timed for it.
+
+    ``units`` are the keys of the Yosys runs it is summed from (children before parents).
+    """
+
+    name: str
+    top: str
+    description: str
+    units: tuple
+    workdir: Path
+    clock: object
 
 
-def _generate(config, label, out, *, wanted):
-    """Run the generator on the ``wanted`` blocks into ``out/verilog``.
+def _generate(config, label, directory, *, blocks, jobs):
+    """Run the generator on ``blocks`` into ``directory``.
 
     Returns
     -------
     manifest : dict
     texts : dict
-        Block name -> its Verilog (with the shared modules it instantiates).
+        Module name -> the Verilog of its file.
     """
-    directory = out / "verilog"
-    selected = [block for block in BLOCKS if block.name in wanted]
-    # gen.cli.generate has no block filter; narrow the list it iterates over.
-    with mock.patch.object(gen_cli, "BLOCKS", selected):
-        manifest = gen_cli.generate(config, directory, config_name=label, log=print)
-    texts = {entry["block"]: (directory / entry["file"]).read_text()
+    manifest, _ = generate(config, directory, blocks=blocks, config_name=label, jobs=jobs,
+                           log=print)
+    texts = {entry["module"]: (directory / entry["file"]).read_text()
              for entry in manifest["files"]}
     return manifest, texts
+
+
+def _units(manifest, texts, out, *, full, targets_dir, names=None):
+    """``({unit key: flow.Unit}, [Target])`` of a manifest's blocks.
+
+    Hierarchical: one unit per module file (``<out>/modules/<module>``, shared by every block
+    that needs it), its children read as blackboxes; a block's units are the modules it needs.
+    Flat (``full``): one unit per block on all its files. Targets (the block's OpenSTA files,
+    and its flat Yosys run) go into ``targets_dir/<name>``; ``names`` renames blocks.
+    """
+    files = {entry["file"]: entry for entry in manifest["files"]}
+    units, targets = {}, []
+    for block in manifest["blocks"]:
+        name = (names or {}).get(block["block"], block["block"])
+        modules = [files[file]["module"] for file in block["files"]]
+        workdir = targets_dir / name
+        if full:
+            units[name] = flow.Unit(name, block["top"], "".join(texts[m] for m in modules),
+                                    workdir, flatten=True)
+            keys = (name,)
+        else:
+            for module in modules:
+                children = files[f"{module}.v"]["instantiates"]
+                units[module] = flow.Unit(module, module, texts[module],
+                                          out / "modules" / module,
+                                          {child: texts[child] for child in children})
+            keys = tuple(modules)
+        targets.append(Target(name, block["top"], block["description"], keys, workdir,
+                              _clock_port(block["ports"])))
+    return units, targets
+
+
+def _references(config, out, *, full, jobs):
+    """The ``processing_element`` block of ``config`` with every registered dtype: its units
+    and one target per format (``pe_<dtype>``, files in ``<out>/reference/``)."""
+    units, targets = {}, []
+    for dtype in sorted(FORMATS):
+        name = f"pe_{dtype}"
+        manifest, texts = _generate(config.replace(dtype=dtype), name,
+                                    out / "reference" / name / "verilog",
+                                    blocks=["processing_element"], jobs=jobs)
+        found, (target,) = _units(manifest, texts, out, full=full,
+                                  targets_dir=out / "reference",
+                                  names={"processing_element": name})
+        _merge_units(units, found)
+        targets.append(dataclasses.replace(target, description="standalone processing element"))
+    return units, targets
 
 
 def _wanted_blocks(blocks):
@@ -118,9 +170,35 @@ def _clock_port(ports):
     return "clk" if any(p["name"] == "clk" and p["direction"] == "input" for p in ports) else None
 
 
-def _time_all(blocks, options, clocks):
-    for block in blocks:
-        flow.time_block(block, options, clock_port=clocks.get(block.name, "clk"))
+def _merge_units(units, more):
+    """Add ``more`` to ``units``; a module reached twice must have the same text."""
+    for key, unit in more.items():
+        known = units.setdefault(key, unit)
+        if known.rtl != unit.rtl or known.children != unit.children:
+            raise ValueError(f"module {key} was generated with two different texts")
+
+
+def _tasks(units, targets, options, *, yosys_version, timing):
+    """One Yosys task per unit and, for ``timing``, one OpenSTA task per target."""
+    tasks = {("yosys", key): flow.Task(
+        lambda results, unit=unit: flow.synthesize_unit(unit, options,
+                                                        yosys_version=yosys_version),
+        weight=len(unit.rtl)) for key, unit in units.items()}
+    if timing:
+        for target in targets:
+            tasks[("sta", target.name)] = flow.Task(
+                lambda results, target=target: flow.time_block(
+                    _assemble(target, results, options), options, clock_port=target.clock),
+                after=tuple(("yosys", key) for key in target.units),
+                weight=-1.0 / len(target.units))
+    return tasks
+
+
+def _assemble(target, results, options):
+    """The :class:`flow.BlockResult` of ``target`` from the Yosys results."""
+    return flow.BlockResult(target.name, target.top, target.description,
+                            [results[("yosys", key)] for key in target.units],
+                            options.liberty, target.workdir)
 
 
 def run_flow(args):
@@ -139,36 +217,39 @@ def run_flow(args):
     if timing and sta_command() is None:
         raise ToolError("timing needs OpenSTA (sta): install Debian's opensta (make setup "
                         "as root)")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
     options = flow.Options(liberty=library, full=args.full, period_ns=args.period,
                            max_fanout=args.max_fanout, sram_um2_per_bit=args.sram_um2_per_bit)
     tools = {"yosys": tool_version(yosys_command()),
              "corner": library.corner if library else None,
              "sta": tool_version(sta_command()[:1], "-version") if timing else None}
     print(f"synth {args.command} {label}: {tools['yosys']}; "
-          f"{library.path if library else 'no liberty'}; output {out}")
+          f"{library.path if library else 'no liberty'}; output {out}; {args.jobs} jobs")
 
-    manifest, texts = _generate(config, label, out, wanted=wanted)
-    entries = manifest["files"]
-    blocks, clocks = [], {}
-    for entry in entries:
-        blocks.append(flow.synthesize(entry["block"], entry["top"], entry["description"],
-                                      texts[entry["block"]], out / entry["block"],
-                                      options, yosys_version=tools["yosys"]))
-        clocks[entry["block"]] = _clock_port(entry["ports"])
+    manifest, texts = _generate(config, label, out / "verilog", blocks=wanted, jobs=args.jobs)
+    units, targets = _units(manifest, texts, out, full=args.full, targets_dir=out / "blocks")
     references = []
     if not args.no_reference:
-        for name, top, text in _reference_pes():
-            references.append(flow.synthesize(name, top, "standalone processing element",
-                                              text, out / "reference" / name, options,
-                                              yosys_version=tools["yosys"]))
+        more, references = _references(config, out, full=args.full, jobs=args.jobs)
+        _merge_units(units, more)
+    generated = time.perf_counter() - started
+    results = flow.run_tasks(_tasks(units, targets + references, options,
+                                    yosys_version=tools["yosys"], timing=timing), args.jobs)
+    blocks, reference_results = [], []
+    for target in targets + references:
+        block = _assemble(target, results, options)
+        block.timing = results.get(("sta", target.name))
+        (reference_results if target in references else blocks).append(block)
+    modules = [results[("yosys", key)] for key in units]
     names = [b.name for b in blocks]
-    contains = containment({b.name: b.build(config) for b in BLOCKS if b.name in names})
-    if timing:
-        _time_all(blocks + references, options, clocks)
-    generated = [block.name for block in BLOCKS]
-    report = Report(label, config, options, blocks, references, missing_categories(generated),
-                    tools, time.perf_counter() - started, timing, roles(names, contains),
-                    contains, skipped=[name for name in generated if name not in names])
+    contains = containment(manifest)
+    all_blocks = [block.name for block in BLOCKS]
+    report = Report(label, config, options, blocks, reference_results,
+                    missing_categories(all_blocks), tools, time.perf_counter() - started,
+                    timing, roles(names, contains), contains,
+                    skipped=[name for name in all_blocks if name not in names],
+                    modules=modules, generation_seconds=generated)
     paths = write(report, out)
     _summary(report, paths)
     return report
@@ -176,6 +257,11 @@ def run_flow(args):
 
 def _summary(report, paths):
     unit = "um^2" if report.options.liberty else "transistors"
+    print("modules (one Yosys run each):")
+    for row in module_rows(report):
+        print(f"  {row['module']:44s} {row['own']:14,.0f} {unit}  yosys {row['seconds']:7.1f} s"
+              f"  {'reused' if row['reused'] else 'synthesized'}")
+    print("blocks:")
     for block in report.blocks + report.references:
         line = f"  {block.name:24s} {measure(block):14,.0f} {unit}"
         if block.timing and block.timing.critical_ns:

@@ -1,11 +1,21 @@
-"""Synthesize and time the generated blocks of one configuration.
+"""Synthesize and time the generated modules of one configuration.
 
-Each block gets a work directory ``<out>/<block>/`` holding its RTL (deduplicated unless
-flat), the Yosys script and log, the statistics, the mapped netlist and the OpenSTA files.
-A block whose inputs (RTL, script, tool version, liberty) are unchanged is not synthesized
-again (``<prefix>.stamp``), so ``make timing`` after ``make area`` only runs OpenSTA.
+Hierarchical method (default): every distinct module of the configuration is one
+:class:`Unit`, synthesized once by Yosys in ``<out>/modules/<module>/`` with the child
+modules it instantiates read as blackbox stubs (:func:`synth.netlist.blackbox_stub`). A
+module whose inputs (RTL, child interfaces, script, tool version, liberty) are unchanged is
+not synthesized again (``<prefix>.stamp``), so ``make timing`` after ``make area`` only runs
+OpenSTA, and a changed parameter re-synthesizes only the modules whose text changed.
+
+A block's figures are summed over the per-module statistics of every module it needs
+(:class:`BlockResult`, instance counts from the hierarchy), and OpenSTA times the block on the
+mapped netlists of all those modules linked together (:func:`time_block`), so paths crossing
+module boundaries are timed end to end.
+
+Flat method (``--full``): one Yosys run per block on all its files, flattened.
 """
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import re
@@ -18,7 +28,7 @@ from . import sta
 from . import yosys as ys
 from .tools import ToolError, run, sta_command, yosys_command
 
-PREFIX = "block"
+PREFIX = "synth"
 _FLOP_RE = re.compile(r"DFF|DLATCH|\$_SR_", re.I)
 #: Cell types Yosys' ``stat -tech cmos`` prices; any other leaf type makes the estimate a
 #: lower bound.
@@ -41,38 +51,151 @@ class Options:
     sram_um2_per_bit: float = 11.9
 
 
-@dataclasses.dataclass
-class BlockResult:
-    """Everything measured for one block.
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """The inputs of one Yosys run.
 
     Attributes
     ----------
-    name, module, description : str
-        Block name (file stem), top module and one-line description.
-    classes : dict
-        Representative module -> modules merged into it (hierarchical method).
-    generic, cmos, mapped : dict
-        ``{module: yosys.ModuleStats}`` for generic gates, CMOS-legalized gates and library
-        cells (``mapped`` is ``None`` without a liberty).
-    memories : list of yosys.Memory
-    seconds : float
-        Yosys wall-clock time (0 when reused from a previous run).
+    name : str
+        Module name (hierarchical method) or block name (flat).
+    top : str
+        Top module of the run.
+    rtl : str
+        Verilog of the top and its private submodules (flat: of everything it needs).
     workdir : Path
+    children : dict
+        Module name -> generated Verilog of each module ``top`` instantiates; they are read as
+        blackbox stubs (only their ports), synthesized by their own units.
+    flatten : bool
+        Flatten the hierarchy (``--full``).
     """
 
     name: str
-    module: str
-    description: str
+    top: str
+    rtl: str
+    workdir: Path
+    children: dict = dataclasses.field(default_factory=dict)
+    flatten: bool = False
+
+
+@dataclasses.dataclass
+class ModuleResult:
+    """What one Yosys run measured.
+
+    Attributes
+    ----------
+    name, top : str
+        The :class:`Unit`'s name and top module.
+    classes : dict
+        Representative module -> modules merged into it by :func:`synth.netlist.dedupe_modules`.
+    generic, cmos, mapped : dict
+        ``{module: yosys.ModuleStats}`` of the run's own modules (the top and its private
+        submodules) for generic gates, CMOS-legalized gates and library cells (``mapped`` is
+        ``None`` without a liberty). Child modules appear only as cell types.
+    memories : list of yosys.Memory
+    seconds : float
+        Yosys wall-clock time (of the original run when reused).
+    reused : bool
+        The stamp matched: Yosys did not run again.
+    workdir : Path
+    children : tuple
+        Module names the top instantiates (synthesized by other runs).
+    """
+
+    name: str
+    top: str
     classes: dict
     generic: dict
     cmos: dict
     mapped: object
     memories: list
     seconds: float
+    reused: bool
     workdir: Path
+    children: tuple = ()
+
+    @property
+    def netlist(self):
+        """The mapped netlist (``write_verilog`` after ``splitnets -ports``)."""
+        return self.workdir / f"{PREFIX}.mapped.v"
+
+
+def _union(results, kind):
+    merged = {}
+    for result in results:
+        stats = getattr(result, kind)
+        if stats is None:
+            return None
+        for name, entry in stats.items():
+            if name in merged:
+                raise ValueError(f"module {name} was synthesized by two runs "
+                                 f"({result.name} and another); module names must be unique")
+            merged[name] = entry
+    return merged
+
+
+@dataclasses.dataclass
+class BlockResult:
+    """Everything measured for one block, summed over the modules it needs.
+
+    Attributes
+    ----------
+    name, module, description : str
+        Block name, top module and one-line description.
+    modules : list of ModuleResult
+        The Yosys runs of every module the block needs (children before parents); shared with
+        every other block that needs them.
+    library : synth.liberty.Library or None
+    workdir : Path
+        Where the block's OpenSTA files go.
+    timing : sta.TimingResult or None
+    opaque : frozenset
+        Module names counted as nothing (the children of a single module viewed on its own,
+        :meth:`of_module`).
+
+    Notes
+    -----
+    ``generic``, ``cmos``, ``mapped``, ``classes`` and ``memories`` are the union over
+    ``modules``; every figure walks the hierarchy from the top with the instance counts of the
+    statistics (a child module is a cell type of its parent's statistics).
+    """
+
+    name: str
+    module: str
+    description: str
+    modules: list
     library: object = None
+    workdir: Path = None
     timing: object = None
-    reused: bool = False
+    opaque: frozenset = frozenset()
+
+    def __post_init__(self):
+        self.generic = _union(self.modules, "generic")
+        self.cmos = _union(self.modules, "cmos")
+        self.mapped = _union(self.modules, "mapped")
+        self.classes = {k: v for m in self.modules for k, v in m.classes.items()}
+        self.memories = [memory for m in self.modules for memory in m.memories]
+        if self.module not in self.generic:
+            raise ValueError(f"{self.name}: top module {self.module} missing from the Yosys "
+                             "statistics")
+
+    @classmethod
+    def of_module(cls, result, library=None):
+        """The figures of one module's own logic (its top and private submodules; the
+        modules it instantiates count as nothing)."""
+        return cls(result.name, result.top, "", [result], library, result.workdir,
+                   opaque=frozenset(result.children))
+
+    @property
+    def seconds(self):
+        """Yosys time of all the block's modules (original times of reused runs)."""
+        return sum(m.seconds for m in self.modules)
+
+    @property
+    def reused(self):
+        """No module of the block was synthesized in this run."""
+        return all(m.reused for m in self.modules)
 
     # -- hierarchy ------------------------------------------------------------------------
     def instance_counts(self, module=None):
@@ -87,12 +210,15 @@ class BlockResult:
         visit(module or self.module, 1)
         return counts
 
+    def _is_module(self, cell):
+        return cell in self.generic or cell in self.opaque
+
     def _weighted(self, stats, value, module=None):
         """Sum ``value(cell_type, n)`` over leaf cells of ``module``'s hierarchy."""
         total = 0.0
         for name, times in self.instance_counts(module).items():
             for cell, n in stats[name].cells.items():
-                if cell not in self.generic:
+                if not self._is_module(cell):
                     total += times * value(cell, n)
         return total
 
@@ -109,7 +235,7 @@ class BlockResult:
         return sum(times * self.cmos[name].transistors for name, times in counts.items())
 
     def transistors_exact(self):
-        return all(cell in CMOS_PRICED or cell in self.generic or _is_sram(cell)
+        return all(cell in CMOS_PRICED or self._is_module(cell) or _is_sram(cell)
                    for stats in self.cmos.values() for cell in stats.cells)
 
     def sram_bits(self, module=None):
@@ -152,8 +278,8 @@ class BlockResult:
         """Area breakdown of the top module: ``[(part, instances, each, total)]``.
 
         Submodule classes first (largest total first), then the top's own logic. A wrapper
-        module holding nothing but one submodule instance (the array's ``pe_k_j`` around the
-        shared PE module) is looked through, so its content is listed with the summed count.
+        module holding nothing but one submodule instance is looked through, so its content is
+        listed with the summed count.
         ``each``/``total`` are um^2 with a liberty, else CMOS transistors.
         """
         measure = self.cell_area if self.mapped is not None else self.logic_transistors
@@ -191,6 +317,7 @@ def _short(module, classes):
 
 
 # ----------------------------------------------------------------------------------------------
+# Yosys runs
 
 def _stamp(*parts):
     digest = hashlib.sha256()
@@ -200,10 +327,16 @@ def _stamp(*parts):
     return digest.hexdigest()
 
 
-def _prepare(workdir, rtl, options):
-    """Write the inputs of one Yosys run; returns the script text."""
+#: Blackbox stubs of the child modules, in each work directory.
+CHILDREN_FILE = "children.v"
+
+
+def _prepare(unit, rtl, stubs, options):
+    """Write the inputs of one Yosys run into its work directory."""
+    workdir = unit.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "design.v").write_text(rtl)
+    (workdir / CHILDREN_FILE).write_text(stubs)
     (workdir / ys.SRAM_LIB_FILE).write_text(ys.SRAM_LIB)
     (workdir / ys.SRAM_MAP_FILE).write_text(ys.SRAM_MAP)
     library = options.liberty
@@ -213,19 +346,66 @@ def _prepare(workdir, rtl, options):
             ys.abc_constraints(library.strongest_buffer().name, options.output_load_pf))
 
 
+def synthesize_unit(unit, options, *, yosys_version, log=print):
+    """Run Yosys on one :class:`Unit` (unless its stamp is current) and read its statistics.
+
+    Parameters
+    ----------
+    unit : Unit
+    options : Options
+    yosys_version : str
+        Part of the reuse stamp.
+    log : callable
+
+    Returns
+    -------
+    ModuleResult
+    """
+    rtl, classes = unit.rtl, {}
+    if not unit.flatten:
+        rtl, classes = nl.dedupe_modules(rtl)
+    stubs = "".join(nl.blackbox_stub(text, name) for name, text in unit.children.items())
+    _prepare(unit, rtl, stubs, options)
+    library = options.liberty
+    script = ys.synthesis_script(design="design.v", top=unit.top, prefix=PREFIX,
+                                 blackboxes=CHILDREN_FILE if unit.children else None,
+                                 flatten=unit.flatten, liberty=library is not None,
+                                 period_ps=round(options.period_ns * 1000))
+    (unit.workdir / "synth.ys").write_text(script)
+    stamp = _stamp(rtl, stubs, script, yosys_version, ys.SRAM_LIB, ys.SRAM_MAP,
+                   (unit.workdir / ys.CONSTR_FILE).read_text() if library else "",
+                   library.path.read_bytes() if library else b"")
+    what = (f"{unit.name} ({'flat' if unit.flatten else 'hierarchical'}"
+            f"{', ' + library.name if library else ', generic only'})")
+    seconds, reused = _run_yosys_unless_current(unit.workdir, stamp, what, unit.name, log)
+
+    def stats(kind):
+        return ys.read_stat_json((unit.workdir / f"{PREFIX}.{kind}.json").read_text())
+    generic = stats("generic")
+    if unit.top not in generic:
+        raise ValueError(f"{unit.name}: top module {unit.top} missing from Yosys statistics "
+                         f"({unit.workdir / 'yosys.log'})")
+    return ModuleResult(
+        unit.name, unit.top, classes, generic, stats("cmos"),
+        stats("mapped") if library else None,
+        ys.read_memories((unit.workdir / f"{PREFIX}.memories.il").read_text()),
+        seconds, reused, unit.workdir, tuple(unit.children))
+
+
 def synthesize(name, module, description, rtl, workdir, options, *, yosys_version,
                log=print):
-    """Run Yosys on one block and read its statistics.
+    """Synthesize one self-contained design (no child modules) as a block.
 
     Parameters
     ----------
     name, module, description : str
         Block name, top module, description.
     rtl : str
-        Generated Verilog (all modules the top needs).
+        Verilog of ``module`` and every module below it.
     workdir : Path
-        The block's work directory (created).
+        Work directory (created).
     options : Options
+        ``options.full`` flattens the design.
     yosys_version : str
         Part of the reuse stamp.
 
@@ -233,27 +413,12 @@ def synthesize(name, module, description, rtl, workdir, options, *, yosys_versio
     -------
     BlockResult
     """
-    classes = {}
-    if not options.full:
-        rtl, classes = nl.dedupe_modules(rtl)
-    _prepare(workdir, rtl, options)
-    library = options.liberty
-    script = ys.synthesis_script(design="design.v", top=module, prefix=PREFIX,
-                                 flatten=options.full, liberty=library is not None,
-                                 period_ps=round(options.period_ns * 1000))
-    (workdir / "synth.ys").write_text(script)
-    stamp = _stamp(rtl, script, yosys_version, ys.SRAM_LIB, ys.SRAM_MAP,
-                   (workdir / ys.CONSTR_FILE).read_text() if library else "",
-                   library.path.read_bytes() if library else b"")
-    what = (f"{name} ({'flat' if options.full else 'hierarchical'}"
-            f"{', ' + library.name if library else ', generic only'})")
-    seconds, reused = _run_yosys_unless_current(workdir, stamp, what, log)
-    result = _read_results(name, module, description, classes, workdir, library, seconds)
-    result.reused = reused
-    return result
+    unit = Unit(name, module, rtl, Path(workdir), flatten=options.full)
+    result = synthesize_unit(unit, options, yosys_version=yosys_version, log=log)
+    return BlockResult(name, module, description, [result], options.liberty, Path(workdir))
 
 
-def _run_yosys_unless_current(workdir, stamp, what, log):
+def _run_yosys_unless_current(workdir, stamp, what, name, log):
     """Run ``synth.ys`` unless ``<prefix>.stamp`` matches.
 
     Returns
@@ -265,51 +430,105 @@ def _run_yosys_unless_current(workdir, stamp, what, log):
     stamp_path = workdir / f"{PREFIX}.stamp"
     seconds_path = workdir / f"{PREFIX}.seconds"
     if stamp_path.exists() and stamp_path.read_text() == stamp and seconds_path.exists():
-        log(f"  yosys {what}: inputs unchanged, reusing {workdir}")
-        return float(seconds_path.read_text()), True
+        seconds = float(seconds_path.read_text())
+        log(f"  yosys {what}: inputs unchanged, reused ({seconds:.1f} s originally)")
+        return seconds, True
     stamp_path.unlink(missing_ok=True)
     log(f"  yosys {what} ...")
     seconds = run([*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
                   log="yosys.out", what=f"Yosys on {what}")
     seconds_path.write_text(f"{seconds:.1f}\n")
     stamp_path.write_text(stamp)
+    log(f"  yosys {name}: {seconds:.1f} s")
     return seconds, False
 
 
-def _read_results(name, module, description, classes, workdir, library, seconds):
-    def stats(kind):
-        return ys.read_stat_json((workdir / f"{PREFIX}.{kind}.json").read_text())
-    generic = stats("generic")
-    if module not in generic:
-        raise ValueError(f"{name}: top module {module} missing from Yosys statistics")
-    return BlockResult(
-        name, module, description, classes, generic, stats("cmos"),
-        stats("mapped") if library else None,
-        ys.read_memories((workdir / f"{PREFIX}.memories.il").read_text()),
-        seconds, workdir, library)
-
+# ----------------------------------------------------------------------------------------------
+# OpenSTA
 
 def time_block(result, options, *, clock_port="clk", log=print):
-    """Run OpenSTA on a synthesized block; stores and returns a :class:`sta.TimingResult`."""
+    """Run OpenSTA on a synthesized block; stores and returns a :class:`sta.TimingResult`.
+
+    The mapped netlists of all the block's modules (each mapped once) are concatenated, the
+    instances of split-port modules connected bit by bit
+    (:func:`synth.netlist.split_instance_ports`), the SRAM blackboxes removed and nets of more
+    than ``options.max_fanout`` loads buffered; OpenSTA links the whole hierarchy from the
+    block's top (``link_design``) and times every path end to end, across module boundaries.
+    """
     command = sta_command()
     if command is None:
         raise ToolError("OpenSTA (sta) not found: install Debian's opensta (make setup as "
                         "root)")
-    library, workdir = options.liberty, result.workdir
-    text = (workdir / f"{PREFIX}.mapped.v").read_text()
+    library, workdir = options.liberty, Path(result.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    text = nl.split_instance_ports("".join(m.netlist.read_text() for m in result.modules))
     text, srams = sta.remove_instances(text, ys.SRAM_CELL)
     text, buffering = nl.buffer_high_fanout(text, library, max_fanout=options.max_fanout)
     (workdir / sta.STA_NETLIST).write_text(text)
+    shutil.copyfile(library.path, workdir / ys.LIBERTY_FILE)
     buffer_cell = library.strongest_buffer().name
     (workdir / sta.STA_SCRIPT).write_text(sta.sta_script(
         netlist=sta.STA_NETLIST, liberty=ys.LIBERTY_FILE, top=result.module,
         period_ns=options.period_ns, clock_port=clock_port, buffer_cell=buffer_cell,
         output_load_pf=options.output_load_pf))
-    log(f"  sta {result.name} ...")
+    log(f"  sta {result.name} ({len(result.modules)} module netlists) ...")
     started = time.perf_counter()
     run([*command, "-exit", sta.STA_SCRIPT], cwd=workdir, log=sta.STA_LOG,
         what=f"OpenSTA on {result.name}")
-    slack, start, end, stages = sta.read_sta_log((workdir / sta.STA_LOG).read_text())
+    log_text = (workdir / sta.STA_LOG).read_text()
+    slack, start, end, stages = sta.read_sta_log(log_text)
+    seconds = time.perf_counter() - started
     result.timing = sta.TimingResult(options.period_ns, slack, start, end, stages, buffering,
-                                     srams, time.perf_counter() - started)
+                                     srams, seconds, sta.read_instance_count(log_text))
+    log(f"  sta {result.name}: {seconds:.1f} s")
     return result.timing
+
+
+# ----------------------------------------------------------------------------------------------
+# Parallel runs
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One job of :func:`run_tasks`: ``run(results)`` once every key in ``after`` is done.
+
+    ``weight`` orders the ready tasks (largest first: long runs start early).
+    """
+
+    run: object
+    after: tuple = ()
+    weight: float = 0.0
+
+
+def run_tasks(tasks, jobs):
+    """Run ``{key: Task}`` in up to ``jobs`` threads, each after the tasks it depends on.
+
+    Returns ``{key: result}``. The first failure stops new tasks from starting; the running
+    ones finish, then the failure is raised.
+    """
+    unknown = {d for task in tasks.values() for d in task.after} - set(tasks)
+    if unknown:
+        raise ValueError(f"tasks depend on unknown task(s) {', '.join(map(str, unknown))}")
+    results, pending, running, failure = {}, dict(tasks), {}, None
+    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+        while pending or running:
+            if failure is None:
+                ready = sorted((k for k, t in pending.items()
+                                if all(d in results for d in t.after)),
+                               key=lambda k: -pending[k].weight)
+                for key in ready[:max(1, jobs) - len(running)]:
+                    running[pool.submit(pending.pop(key).run, results)] = key
+            else:
+                pending.clear()
+            if not running:
+                break
+            done, _ = concurrent.futures.wait(running,
+                                              return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                key = running.pop(future)
+                try:
+                    results[key] = future.result()
+                except Exception as error:      # re-raised once the running tasks are done
+                    failure = failure or error
+    if failure is not None:
+        raise failure
+    return results

@@ -15,6 +15,9 @@ import dataclasses
 import hashlib
 import re
 
+from gen.generate import verilog_ports
+from gen.library import module_header_ports
+
 _MODULE_RE = re.compile(r"^module\s+(\\\S+|[A-Za-z_$][\w$]*)\s*\((.*?)\)\s*;", re.M | re.S)
 _ENDMODULE_RE = re.compile(r"^endmodule\b.*$\n?", re.M)
 _AUTO_RE = re.compile(r"\\\$auto\$\S+")
@@ -327,3 +330,153 @@ def buffer_high_fanout(text, library, *, max_fanout=16, buffer_cell=None):
                                        buffer_cell, max_fanout, counter)
     out = "".join("\n".join(p.lines) for p in parsed)
     return out, BufferingResult(nets, buffers, worst, constants)
+
+
+# ----------------------------------------------------------------------------------------------
+# Module boundaries: blackbox stubs (RTL) and bit-level ports of instances (mapped)
+# ----------------------------------------------------------------------------------------------
+
+def blackbox_stub(text, module):
+    """A ``(* blackbox *)`` module with the ports of ``module`` in generated Verilog ``text``.
+
+    A parent module is synthesized with its child modules read as these stubs: Yosys sees
+    their interfaces only (nothing is optimized across the boundary), and the parent's inputs
+    depend on the child's ports, not on its implementation.
+
+    Raises
+    ------
+    ValueError
+        When a port of the module header has no declaration (the stub would be incomplete).
+    """
+    declared = verilog_ports(text, module)
+    header = module_header_ports(text, module)
+    missing = sorted(set(header) - {port["name"] for port in declared})
+    if missing:
+        raise ValueError(f"module {module}: no declaration found for port(s) "
+                         f"{', '.join(missing)}; cannot write its blackbox stub")
+    lines = ["(* blackbox *)", f"module {module}({', '.join(header)});"]
+    for port in declared:
+        width = f"[{port['width'] - 1}:0] " if port["width"] > 1 else ""
+        lines.append(f"  {port['direction']} {width}{port['name']};")
+    return "\n".join(lines + ["endmodule", ""])
+
+
+_BIT_PORT_RE = re.compile(r"^\\(.+)\[(\d+)\]$")
+_TOKEN_RE = re.compile(r"\s*(\\\S+\s|\d+'[bB][01xXzZ]+|[\w$]+|[.(){},;])")
+
+
+def _split_buses(modules):
+    """``{module: {bus: [bit port names, LSB first]}}`` of ports ``splitnets -ports`` split."""
+    buses = {}
+    for module in modules:
+        header = _MODULE_RE.search(module.text)
+        bits = {}
+        for port in (p.strip() for p in header.group(2).split(",") if p.strip()):
+            match = _BIT_PORT_RE.match(port)
+            if match:
+                bits.setdefault(match.group(1), {})[int(match.group(2))] = port
+        buses[module.name] = {bus: [ports[i] for i in sorted(ports)]
+                              for bus, ports in bits.items()}
+    return buses
+
+
+def _signal_bits(tokens, where):
+    """Bits of a connection expression (tokens), MSB first: net names and 1-bit constants."""
+    bits = []
+    for token in tokens:
+        if token in "{},":
+            continue
+        constant = re.fullmatch(r"(\d+)'[bB]([01xXzZ]+)", token)
+        if constant:
+            width, digits = int(constant.group(1)), constant.group(2)
+            digits = digits.rjust(width, "0")[-width:]
+            bits += [f"1'b{digit}" for digit in digits]
+        else:
+            bits.append(token.strip() + (" " if token.startswith("\\") else ""))
+    if not bits:
+        raise ValueError(f"{where}: empty connection")
+    return bits
+
+
+def _connections(body, where):
+    """``[(pin, [expression tokens])]`` of an instance body ``.pin(expr), ...``."""
+    tokens = _TOKEN_RE.findall(body)
+    connections, index = [], 0
+    while index < len(tokens):
+        if tokens[index] == ",":
+            index += 1
+            continue
+        if tokens[index] != "." or index + 2 >= len(tokens) or tokens[index + 2] != "(":
+            raise ValueError(f"{where}: cannot parse connection near "
+                             f"{' '.join(tokens[index:index + 4])!r}")
+        pin, index, depth, expression = tokens[index + 1], index + 3, 1, []
+        while depth:
+            token = tokens[index]
+            depth += {"(": 1, ")": -1}.get(token, 0)
+            if depth:
+                expression.append(token)
+            index += 1
+        connections.append((pin, expression))
+    return connections
+
+
+def split_instance_ports(text):
+    """Connect instances of modules whose ports ``splitnets -ports`` split, bit by bit.
+
+    Each module is synthesized on its own, so its mapped netlist has single-bit ports
+    (``\\psum_in[3]``) while its parent, which saw it as a blackbox, still connects the bus
+    (``.psum_in({ ... })``). This rewrites every such connection to one connection per bit,
+    so the concatenated netlists of a hierarchy link in OpenSTA.
+
+    Parameters
+    ----------
+    text : str
+        Mapped netlists (``write_verilog -noattr -noexpr`` after ``splitnets -ports``) of
+        every module of a hierarchy, concatenated.
+
+    Returns
+    -------
+    str
+        The netlist with bit-level connections to every split bus port.
+
+    Raises
+    ------
+    ValueError
+        When a connection's width differs from the port's or cannot be parsed.
+    """
+    modules = split_modules(text)
+    buses = {name: ports for name, ports in _split_buses(modules).items() if ports}
+    out = []
+    for module in modules:
+        lines, result, index = module.text.split("\n"), [], 0
+        while index < len(lines):
+            line = lines[index]
+            head = _INSTANCE_LINE_RE.match(line)
+            cell = _strip_escape(head.group(2)) if head else None
+            if cell not in buses:
+                result.append(line)
+                index += 1
+                continue
+            end = index
+            while lines[end].strip() != ");":
+                end += 1
+            joined = " ".join(lines[index:end + 1])
+            body = joined[head.end():joined.rindex(")")]
+            where = f"module {module.name}, instance {head.group(4).strip()} of {cell}"
+            result.append(line[:head.end()].rstrip())
+            pins = []
+            for pin, expression in _connections(body, where):
+                bits = buses[cell].get(pin)
+                if bits is None:
+                    pins.append(f"    .{pin}({' '.join(expression)})")
+                    continue
+                signal = _signal_bits(expression, f"{where}, port {pin}")
+                if len(signal) != len(bits):
+                    raise ValueError(f"{where}: port {pin} has {len(bits)} bits, the "
+                                     f"connection {len(signal)}")
+                pins += [f"    .{port} ({net})" for port, net in zip(reversed(bits), signal)]
+            result.append(",\n".join(pins))
+            result.append("  );")
+            index = end + 1
+        out.append("\n".join(result))
+    return "".join(out)

@@ -6,6 +6,7 @@ import datetime
 from pathlib import Path
 
 from .categories import CATEGORIES, categorise
+from .flow import BlockResult
 from .png import bar_chart
 
 #: Published figures (spec section 3.4; TSMC 28 nm, Synopsys DC, FP16 32x32 array).
@@ -29,7 +30,7 @@ CSV_FIELDS = ["config", "block", "category", "status", "role", "std_cell_area_um
               "share_pct",
               "flip_flop_area_um2", "flip_flops", "generic_cells", "transistors",
               "sram_bits", "sram_area_est_um2", "critical_path_ns", "fmax_mhz",
-              "yosys_seconds"]
+              "yosys_seconds", "reused"]
 
 
 @dataclasses.dataclass
@@ -48,6 +49,8 @@ class Report:
     roles: dict = dataclasses.field(default_factory=dict)
     contains: dict = dataclasses.field(default_factory=dict)
     skipped: list = dataclasses.field(default_factory=list)
+    modules: list = dataclasses.field(default_factory=list)     # flow.ModuleResult, one per run
+    generation_seconds: float = 0.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -131,23 +134,40 @@ def _seconds(block):
     return f"{block.seconds:.1f}"
 
 
+def module_rows(report):
+    """Per Yosys run (a module, or a block with ``--full``): ``[{"module", "used_by", "own",
+    "flip_flops", "seconds", "reused"}]``; ``own`` is its own logic (um^2 with a liberty,
+    else transistors), the modules it instantiates excluded."""
+    rows = []
+    targets = report.blocks + report.references
+    for result in report.modules:
+        own = BlockResult.of_module(result, report.options.liberty)
+        rows.append({"module": result.name,
+                     "used_by": [t.name for t in targets
+                                 if any(m is result for m in t.modules)],
+                     "own": measure(own), "flip_flops": own.flip_flops(),
+                     "seconds": result.seconds, "reused": result.reused})
+    return rows
+
+
 # ----------------------------------------------------------------------------------------------
 # markdown sections
 
 def _header(report):
     options, config = report.options, report.config
     library = options.liberty
-    everything = report.blocks + report.references
-    reused = [b.name for b in everything if b.reused]
-    yosys_seconds = sum(b.seconds for b in everything)
+    runs = report.modules
+    reused = [m.name for m in runs if m.reused]
+    yosys_seconds = sum(m.seconds for m in runs)
+    kind = "blocks" if options.full else "modules"
     lines = [
         f"# Area{' and timing' if report.timing else ''} report: `{report.config_name}`",
         "",
         f"Generated {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} by `python -m synth` "
-        f"in {report.seconds:.0f} s wall-clock; Yosys time of all blocks "
-        f"{yosys_seconds:.0f} s"
-        + (f" (this run reused the unchanged synthesis of {len(reused)} of "
-           f"{len(everything)} blocks, with their original times)." if reused else "."),
+        f"in {report.seconds:.0f} s wall-clock (generation {report.generation_seconds:.0f} s); "
+        f"Yosys time of all {len(runs)} {kind} {yosys_seconds:.0f} s (sum over runs)"
+        + (f"; this run reused the unchanged synthesis of {len(reused)} of "
+           f"{len(runs)} {kind}, with their original times." if reused else "."),
         "",
         f"- Configuration hash `{config.hash}`: "
         + ", ".join(f"{k}={v}" for k, v in config.to_dict().items()),
@@ -189,7 +209,7 @@ def _blocks_section(report):
     header = ["block", "category", "counted", "std-cell area um^2", f"share ({unit})",
               "flip-flops",
               "generic cells", "transistors (CMOS est.)", "SRAM bits", "SRAM um^2 (est.)",
-              "Yosys s"]
+              "Yosys s (its modules)"]
     note = ("Shares are of the sum of the counted blocks: a block that contains others of its "
             "own category replaces them (it includes their glue); one that spans categories "
             "(the engine) is listed but not summed. "
@@ -207,7 +227,7 @@ def _parts_section(report):
     for block in report.blocks:
         if role(report, block).startswith("in "):
             continue
-        parts = block.parts()
+        parts = _parts(report, block)
         if not parts:
             continue
         total = measure(block)
@@ -219,6 +239,35 @@ def _parts_section(report):
     if not out:
         return ""
     return "## Breakdown by submodule\n\n" + "\n\n".join(out)
+
+
+def _parts(report, block):
+    """``block.parts()`` with the modules of generated blocks named after their block:
+    ``systolic_array (focus_systolic_array_<hash>)``."""
+    names = {b.module: b.name for b in report.blocks}
+    return [((f"{names[part]} ({part})" if part in names else part), n, each, total)
+            for part, n, each, total in block.parts()]
+
+
+def _modules_section(report):
+    if not report.modules:
+        return ""
+    unit = _unit(report)
+    rows = [[f"`{row['module']}`", ", ".join(f"`{n}`" for n in row["used_by"]),
+             _num(row["own"]), _num(row["flip_flops"]), f"{row['seconds']:.1f}",
+             "reused" if row["reused"] else "synthesized"] for row in module_rows(report)]
+    if report.options.full:
+        note = ("Flat method: one Yosys run per block (its whole hierarchy flattened), so a "
+                "module contained in several blocks is synthesized in each.")
+    else:
+        note = ("Each distinct module of the configuration is synthesized once (children read "
+                "as blackboxes); every block that needs it is summed from the same run. "
+                f"Own {unit}: the module and its private submodules, without the modules it "
+                "instantiates. Reused: inputs (RTL, child interfaces, script, tools, liberty) "
+                "unchanged since an earlier run, which is not repeated (Yosys s is the "
+                "original run's time).")
+    return ("## Yosys runs\n\n" + _table(["module", "used by", f"own {unit}", "own flip-flops",
+                                          "Yosys s", "this run"], rows) + "\n\n" + note)
 
 
 def _pe_equivalents(report, figures):
@@ -332,10 +381,11 @@ def _reference_section(report):
                      f"{value / base:.2f}x" if base else "-",
                      _num(timing.critical_ns, 2) if timing else "-"])
     published = (f"Published: about {PUBLISHED['pe_um2']:,.0f} um^2 per FP16 PE at 28 nm "
-                 "(1.411 mm^2 / 1024). Formats not registered in `rtl.arith` are not listed; "
+                 "(1.411 mm^2 / 1024). Formats not registered in `gen.formats` are not listed; "
                  "they appear automatically once they exist.")
-    return ("## Processing element by number format\n\nOne `ProcessingElement` elaborated on "
-            "its own (all ports, i.e. an interior PE) per registered format.\n\n"
+    return ("## Processing element by number format\n\nThe generator's `processing_element` "
+            "block of this configuration with each registered dtype (the same module the "
+            "array instantiates, all ports, i.e. an interior PE).\n\n"
             + _table(["PE", "std-cell area um^2", "flip-flops", "transistors",
                       f"vs int8 ({unit})", "critical path ns"], rows) + "\n\n" + published)
 
@@ -353,7 +403,7 @@ def _timing_section(report):
                      str(t.stages), f"`{t.startpoint}` -> `{t.endpoint}`",
                      f"{t.buffering.nets} nets / {t.buffering.buffers} buffers "
                      f"(worst fanout {t.buffering.worst_fanout})",
-                     str(t.sram_instances), f"{t.seconds:.1f}"])
+                     str(t.sram_instances), _num(t.instances), f"{t.seconds:.1f}"])
     library = report.options.liberty
     note = (f"Setup check at the liberty's corner ({report.tools.get('corner', '?')}), clock "
             f"{report.options.period_ns} ns, ideal clock, no wires (the liberty has no wire-load "
@@ -366,7 +416,8 @@ def _timing_section(report):
             "are not timed. Critical path = period - worst slack (includes setup).")
     return ("## Timing (OpenSTA)\n\n"
             + _table(["block", "critical path ns", "Fmax MHz", "cells on path",
-                      "start -> end", "fanout buffering", "SRAMs untimed", "STA s"], rows)
+                      "start -> end", "fanout buffering", "SRAMs untimed",
+                      "instances linked", "STA s"], rows)
             + "\n\n" + note)
 
 
@@ -377,25 +428,30 @@ def _method_section(report):
         lines.append("- **Flat** (`FULL=1`): each block is flattened and synthesized as one "
                      "module, so Yosys/ABC may optimize across submodule boundaries.")
     else:
-        merged = ", ".join(f"`{b.name}`: {sum(len(m) for m in b.classes.values())} modules -> "
-                           f"{len(b.classes)} distinct" for b in report.blocks
-                           if len(b.classes) < sum(len(m) for m in b.classes.values()))
-        lines.append("- **Hierarchical** (default): Amaranth writes one Verilog module per "
-                     "submodule instance (`pe_0_0` ... ); modules identical up to renaming are "
-                     f"merged ({merged}), each distinct module is synthesized once with the "
-                     "hierarchy kept, and a block's figures are the sum over its hierarchy "
-                     "weighted by instance counts: area(array) = sum over PE classes of "
-                     "instances x area(PE class) + the top module's own logic (skew/deskew "
-                     "registers, weight-bank control, output skid buffer). Nothing is optimized "
-                     "across module boundaries; `FULL=1` synthesizes flat instead.")
-        lines.append("- The generator places every PE as an instance of one shared PE module "
-                     "(`SharedProcessingElement`), so the PE is synthesized once and counted "
-                     "rows x cols times; every PE counts as an interior PE (the top row's zero "
-                     "`psum_in` and the last column's unused `act_out` are not optimized away "
-                     "across the boundary). The top module's own logic is synthesized in "
-                     "full.")
+        merged = ", ".join(f"`{m.name}`: {sum(len(c) for c in m.classes.values())} -> "
+                           f"{len(m.classes)}" for m in report.modules
+                           if len(m.classes) < sum(len(c) for c in m.classes.values()))
+        lines.append("- **Hierarchical** (default): the generator emits every distinct block once "
+                     "as its own Verilog module, and Yosys synthesizes each module once (one run "
+                     "per module, see Yosys runs), with the child modules it instantiates read "
+                     "as blackboxes (their ports only). Inside a run, Amaranth's private "
+                     "submodules identical up to renaming are merged"
+                     + (f" ({merged})" if merged else "") + ". A block's figures are the sum "
+                     "over its hierarchy of the per-module statistics weighted by instance "
+                     "counts: area(array) = rows x cols x area(PE) + the array module's own "
+                     "logic (skew/deskew registers, weight-bank control, output skid buffer); "
+                     "area(engine) = its parts + its own glue. Nothing is synthesized twice and "
+                     "nothing is optimized across module boundaries (ABC maps each module "
+                     "separately; every PE counts as an interior PE); `FULL=1` synthesizes "
+                     "each block flat instead.")
+        if report.timing:
+            lines.append("- Timing sees the whole hierarchy: OpenSTA reads the mapped netlists "
+                         "of every module a block needs (each mapped once), links them from "
+                         "the block's top and times every path end to end, across module "
+                         "boundaries (see the instances it linked in the Timing section).")
     if report.contains:
-        lines.append("- Containment (from the component objects): " + "; ".join(
+        lines.append("- Containment (from the generator's manifest, the modules each block "
+                     "needs): " + "; ".join(
             f"`{c}` contains {', '.join(f'`{p}`' for p in parts)}"
             for c, parts in report.contains.items()) + ".")
     lines += [
@@ -426,7 +482,8 @@ def _method_section(report):
 
 def markdown(report):
     """The whole report as markdown text."""
-    sections = [_header(report), _blocks_section(report), _parts_section(report),
+    sections = [_header(report), _blocks_section(report), _modules_section(report),
+                _parts_section(report),
                 _memories_section(report), _comparison_section(report),
                 _reference_section(report),
                 _timing_section(report), _method_section(report),
@@ -456,7 +513,15 @@ def csv_rows(report):
             "sram_area_est_um2": _csv(sram_area(report, block)),
             "critical_path_ns": _csv(timing.critical_ns if timing else None, 3),
             "fmax_mhz": _csv(timing.fmax_mhz if timing else None, 1),
-            "yosys_seconds": f"{block.seconds:.1f}"})
+            "yosys_seconds": f"{block.seconds:.1f}", "reused": block.reused})
+    for row in module_rows(report):
+        rows.append({**{f: "" for f in CSV_FIELDS}, "config": report.config_name,
+                     "block": row["module"], "status": "yosys run",
+                     "role": "used by " + " ".join(row["used_by"]),
+                     "flip_flops": row["flip_flops"],
+                     ("std_cell_area_um2" if report.options.liberty else "transistors"):
+                         _csv(row["own"]),
+                     "yosys_seconds": f"{row['seconds']:.1f}", "reused": row["reused"]})
     for name in report.skipped:
         rows.append({**{f: "" for f in CSV_FIELDS}, "config": report.config_name,
                      "block": name, "category": categorise(name).key, "status": "skipped"})
@@ -479,7 +544,7 @@ def chart_rows(report):
         share = share_pct(report, block)
         rows.append((block.name, total, f"{total:,.0f} {unit}"
                      + (f" {share:.1f} %" if share is not None else ""), index, 0))
-        for name, n, _, sub in block.parts():
+        for name, n, _, sub in _parts(report, block):
             label = name.split(" (")[0] + (f" x{n}" if n > 1 else "")
             rows.append((label, sub, f"{100 * sub / total:.1f} % of block" if total else "",
                          index, 1))

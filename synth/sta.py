@@ -1,4 +1,8 @@
-"""OpenSTA on a mapped block: script, netlist preparation and the result reader."""
+"""OpenSTA on a mapped block: script, netlist preparation and the result reader.
+
+A block is timed on the mapped netlists of all the modules it needs, linked from its top
+(``link_design``): OpenSTA sees the whole hierarchy and times paths across module boundaries.
+"""
 
 import dataclasses
 import re
@@ -30,6 +34,9 @@ class TimingResult:
         Memory blackboxes removed from the timed netlist (their paths are not timed).
     seconds : float
         OpenSTA run time.
+    instances : int or None
+        Instances OpenSTA linked below the top (leaf cells and module instances of the whole
+        hierarchy), as reported by ``get_cells -hierarchical``.
     """
 
     period_ns: float
@@ -40,6 +47,7 @@ class TimingResult:
     buffering: BufferingResult
     sram_instances: int
     seconds: float
+    instances: object = None
 
     @property
     def critical_ns(self):
@@ -91,12 +99,14 @@ def sta_script(*, netlist, liberty, top, period_ns, clock_port, buffer_cell, out
         "set_output_delay 0 -clock clk [all_outputs]",
         f"set_driving_cell -lib_cell {buffer_cell} $focus_inputs",
         f"set_load {output_load_pf} [all_outputs]",
+        'puts "focus_instances [llength [get_cells -hierarchical *]]"',
         "report_checks -path_delay max -digits 3",
         "report_worst_slack",
         "",
     ])
 
 
+_INSTANCES_RE = re.compile(r"^focus_instances (\d+)$", re.M)
 _SLACK_RE = re.compile(r"^worst slack\s+(-?[\d.]+|INF)", re.M)
 _POINT_RE = re.compile(r"^(Startpoint|Endpoint):\s*(.*)$", re.M)
 _STAGE_RE = re.compile(r"^\s*-?[\d.]+\s+-?[\d.]+\s+[v^]\s+\S+/\S+\s+\((\w+)\)\s*$", re.M)
@@ -127,3 +137,10 @@ def read_sta_log(text):
     stages = max(len(pins) - 1, 0)
     return (float(slack.group(1)), points.get("Startpoint", ""), points.get("Endpoint", ""),
             stages)
+
+
+def read_instance_count(text):
+    """Instances OpenSTA linked (the ``focus_instances`` line of :func:`sta_script`), or
+    ``None`` when the log has no such line."""
+    match = _INSTANCES_RE.search(text)
+    return int(match.group(1)) if match else None

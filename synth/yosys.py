@@ -1,6 +1,7 @@
 """The Yosys script of the flow and readers for what it writes.
 
-One script per block, run in the block's work directory:
+One script per module (per block with ``--full``), run in its work directory; the child
+modules it instantiates are read as blackboxes (``read_verilog -lib``):
 
 1. ``synth -run :fine`` (coarse synthesis, memories kept as ``$mem_v2`` by ``memory -nomap``);
    the memories are dumped (``<prefix>.memories.il``) and replaced by instances of the blackbox
@@ -93,8 +94,9 @@ def abc_constraints(buffer_cell, output_load_pf):
     return f"set_driving_cell {buffer_cell}\nset_load {output_load_pf}\n"
 
 
-def synthesis_script(*, design, top, prefix, flatten=False, liberty=False, period_ps=5000):
-    """Yosys script text for one block (all file names relative to the work directory).
+def synthesis_script(*, design, top, prefix, blackboxes=None, flatten=False, liberty=False,
+                     period_ps=5000):
+    """Yosys script text for one module (all file names relative to the work directory).
 
     Parameters
     ----------
@@ -104,6 +106,9 @@ def synthesis_script(*, design, top, prefix, flatten=False, liberty=False, perio
         Top module name.
     prefix : str
         Prefix of every output file.
+    blackboxes : str, optional
+        Verilog file of the child modules ``top`` instantiates, read as blackboxes (they are
+        synthesized by their own runs).
     flatten : bool
         Flatten the hierarchy (``FULL=1``) instead of synthesizing each module once.
     liberty : bool
@@ -114,6 +119,7 @@ def synthesis_script(*, design, top, prefix, flatten=False, liberty=False, perio
     lines = [
         f"read_verilog {design}",
         f"read_verilog -lib {SRAM_LIB_FILE}",
+        *([f"read_verilog -lib {blackboxes}"] if blackboxes else []),
         f"hierarchy -check -top {top}",
         f"synth -top {top}{' -flatten' if flatten else ''} -run :fine",
         f"dump -m -o {prefix}.memories.il t:$mem_v2",

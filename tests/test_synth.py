@@ -1,15 +1,20 @@
 """The Yosys area / OpenSTA timing flow (synth/) on the tiny configuration.
 
-The flow runs once per module (a file lock shares it between pytest-xdist workers); unit tests
-of the text passes need no tools at all.
+Each flow fixture runs once per test module (a file lock shares it between pytest-xdist
+workers); unit tests of the text passes need no tools at all.
 """
 
 import contextlib
 import csv
 import fcntl
+import json
 import os
 import re
+import shutil
 import struct
+import subprocess
+import threading
+import time
 import zlib
 
 import pytest
@@ -19,9 +24,9 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from gen.blocks import BLOCKS
-from rtl.arith import FORMATS
+from gen.formats import FORMATS
 from synth import flow, netlist, report, sta
-from synth.categories import CATEGORIES, categorise, missing_categories, roles
+from synth.categories import CATEGORIES, categorise, containment, missing_categories, roles
 from synth.cli import main, parser, run_flow
 from synth.liberty import read_liberty
 from synth.png import bar_chart
@@ -57,9 +62,9 @@ def _flow(tmp_path_factory, name, argv):
 
 
 #: A fast subset: the array, one SEC container and its parts (the full set runs under `slow`).
-TINY_BLOCKS = [name for name in ("systolic_array", "importance_analyzer", "topk_sorter",
-                                 "offset_encoder", "semantic_concentrator")
-               if name in {b.name for b in BLOCKS}]
+TINY_BLOCKS = [b.name for b in BLOCKS  # in registry order, as the report lists them
+               if b.name in ("systolic_array", "importance_analyzer", "topk_sorter",
+                             "offset_encoder", "semantic_concentrator")]
 COMMAND = "timing" if LIBERTY is not None and sta_command() is not None else "area"
 
 
@@ -111,7 +116,8 @@ def test_a_container_replaces_its_parts_in_the_sums(tiny):
     counted = [b for b in result.blocks if report.role(result, b) == "counted"]
     assert {b.name for b in counted} == {"systolic_array", "semantic_concentrator"}
     assert sum(report.share_pct(result, b) for b in counted) == pytest.approx(100)
-    assert report.share_pct(result, result.blocks[1]) is None
+    part = next(b for b in result.blocks if b.name == "importance_analyzer")
+    assert report.share_pct(result, part) is None
 
 
 def test_every_registered_format_has_a_reference_pe(tiny):
@@ -135,10 +141,11 @@ def test_hierarchical_method_accounts_for_every_pe(tiny):
     result, _ = tiny
     array = next(b for b in result.blocks if categorise(b.name).key == "array")
     config = result.config
-    pes = {m: n for m, n in array.instance_counts().items() if re.search(r"\.pe_\d+_\d+$", m)}
+    pes = {m: n for m, n in array.instance_counts().items()
+           if m.startswith("focus_processing_element_")}
     assert sum(pes.values()) == config.rows * config.cols
-    assert len(pes) < config.rows * config.cols  # identical PEs were merged
-    shared = [m for m in array.instance_counts() if m.startswith("focus_pe_")]
+    assert len(pes) < config.rows * config.cols  # every PE is an instance of one module
+    shared = list(pes)
     assert [array.instance_counts()[m] for m in shared] == [config.rows * config.cols]
     parts = array.parts()
     assert (parts[0][0], parts[0][1]) == (shared[0], config.rows * config.cols)
@@ -175,6 +182,125 @@ def test_timing_reports_a_critical_path_per_block(tiny):
         assert 0.5 < timing.critical_ns < 100
         assert timing.fmax_mhz == pytest.approx(1000 / timing.critical_ns)
     assert "Fmax MHz" in (out / "report.md").read_text()
+
+
+# ----------------------------------------------------------------------------------------------
+# the hierarchy: each module synthesized once, blocks summed from their modules
+
+#: The engine with the blocks it contains (the modules are the same either way).
+ENGINE_BLOCKS = ["focus_engine", "systolic_array", "scatter_accumulator", "output_converter",
+                 "similarity_gather"]
+
+
+@pytest.fixture(scope="module")
+def tiny_engine(tmp_path_factory):
+    """The tiny engine in generic gates (mapping its matcher and converter to the liberty
+    would triple the run time; the sums are the same code for every figure)."""
+    return _flow(tmp_path_factory, "tiny-engine", ["area", "--config", "tiny", "--no-liberty",
+                                                   "--no-reference",
+                                                   "--blocks", ",".join(ENGINE_BLOCKS)])
+
+
+def _manifest(out):
+    return json.loads((out / "verilog" / "manifest.json").read_text())
+
+
+def test_engine_is_the_sum_of_its_parts_and_its_glue(tiny_engine):
+    result, out = tiny_engine
+    blocks = {b.name: b for b in result.blocks}
+    engine = blocks["focus_engine"]
+    assert result.contains["focus_engine"] == ENGINE_BLOCKS[1:]
+    # every module of the configuration is one Yosys run, in its own work directory
+    names = [m.name for m in result.modules]
+    assert sorted(names) == sorted(e["module"] for e in _manifest(out)["files"])
+    assert len(set(names)) == len(names)
+    assert sorted(p.name for p in (out / "modules").iterdir()) == sorted(names)
+    # the engine is summed from the very runs its parts are summed from
+    for part in ENGINE_BLOCKS[1:]:
+        for module in blocks[part].modules:
+            assert sum(m is module for m in engine.modules) == 1, module.name
+    _assert_sum_of_parts(result, engine, ENGINE_BLOCKS[1:])
+    text = (out / "report.md").read_text()
+    assert "## Yosys runs" in text and text.count(" | synthesized |") + text.count(
+        " | reused |") == len(names)
+
+
+def test_sec_area_is_the_sum_of_its_parts_and_its_glue(tiny):
+    result, _ = tiny
+    blocks = {b.name: b for b in result.blocks}
+    parts = result.contains["semantic_concentrator"]
+    _assert_sum_of_parts(result, blocks["semantic_concentrator"], parts)
+
+
+def _assert_sum_of_parts(result, container, part_names):
+    """Every figure of ``container`` = the sum over its parts + its own module's logic."""
+    blocks = {b.name: b for b in result.blocks}
+    top = next(m for m in result.modules if m.name == container.module)
+    glue = flow.BlockResult.of_module(top, result.options.liberty)
+    parts = [blocks[name] for name in part_names]
+    figures = [report.measure, lambda b: b.flip_flops(), lambda b: b.generic_cells(),
+               lambda b: b.logic_transistors(), lambda b: b.sram_bits()]
+    if result.options.liberty is not None:
+        figures += [lambda b: b.cell_area(), lambda b: b.flop_area()]
+    for figure in figures:
+        assert figure(container) == pytest.approx(sum(figure(p) for p in parts) + figure(glue))
+    assert 0 < report.measure(glue) < 0.1 * report.measure(container)
+
+
+def test_changing_one_parameter_resynthesizes_only_its_modules(tiny_engine, tmp_path):
+    before, out = tiny_engine
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    after = run_flow(parser().parse_args(
+        ["area", "--config", "tiny", "--no-liberty", "--set", "scatter_lanes=1",
+         "--no-reference",
+         "--blocks", ",".join(ENGINE_BLOCKS), "--out", str(copy)]))
+    tops = {b.name: b.module for b in after.blocks}
+    old = {b.name: b.module for b in before.blocks}
+    rerun = {m.name for m in after.modules if not m.reused}
+    assert rerun == {tops["scatter_accumulator"], tops["focus_engine"]}
+    assert tops["scatter_accumulator"] != old["scatter_accumulator"]
+    reused = {m.name for m in after.modules if m.reused}
+    assert reused == {m.name for m in before.modules} - {old["scatter_accumulator"],
+                                                         old["focus_engine"]}
+    assert {tops[name] for name in ("systolic_array", "output_converter",
+                                    "similarity_gather")} <= reused
+
+
+@needs_sta
+def test_timing_links_the_whole_hierarchy(tiny):
+    """OpenSTA sees every cell of every module instance of a block (plus fanout buffers)."""
+    result, _ = tiny
+    for block in result.blocks + result.references:
+        counts = block.instance_counts()
+        leaves = sum(times * n for module, times in counts.items()
+                     for cell, n in block.mapped[module].cells.items()
+                     if cell not in block.generic and cell != "focus_sram")
+        below = sum(times for module, times in counts.items() if module != block.module)
+        assert block.timing.instances == leaves + below + block.timing.buffering.buffers
+    array = next(b for b in result.blocks if b.name == "systolic_array")
+    pe = next(m for m in array.modules if m.name.startswith("focus_processing_element_"))
+    pe_cells = sum(pe.mapped[pe.top].cells.values())
+    assert array.timing.instances > result.config.rows * result.config.cols * pe_cells
+
+
+@needs_sta
+def test_timing_of_a_container_crosses_module_boundaries(tiny):
+    """OpenSTA times a path through a PE's ports: from the array or another PE into it."""
+    _, out = tiny
+    workdir = out / "blocks" / "systolic_array"
+    script = workdir / "through.tcl"
+    lines = (workdir / sta.STA_SCRIPT).read_text().splitlines()
+    lines = [line for line in lines if not line.startswith(("report_", "puts"))]
+    script.write_text("\n".join(lines + ["report_checks -path_delay max -through "
+                                          "[get_pins {pe_1_1/*}]", ""]))
+    done = subprocess.run([*sta_command(), "-exit", script.name], cwd=workdir,
+                          capture_output=True, text=True, check=True)
+    start = re.search(r"^Startpoint: (\S+)", done.stdout, re.M).group(1)
+    end = re.search(r"^Endpoint: (\S+)", done.stdout, re.M).group(1)
+    pins = re.findall(r"[v^] (\S+) \(", done.stdout)
+    assert any(pin.startswith("pe_1_1/") for pin in pins)
+    assert not (start.startswith("pe_1_1/") and end.startswith("pe_1_1/")), (start, end)
 
 
 @pytest.mark.slow
@@ -380,3 +506,94 @@ def test_roles_count_each_part_once():
 def test_bar_chart_scales_bars_to_the_largest_value():
     data = bar_chart("t", [("a", 10, "10", 0, 0), ("b", 5, "5", 1, 1)], width=400)
     assert data.startswith(b"\x89PNG")
+
+
+def test_blackbox_stub_has_the_ports_of_the_module():
+    text = ("module child(a, y, clk);\n  input [3:0] a;\n  wire [3:0] a;\n  output y;\n"
+            "  reg y = 1'h0;\n  input clk;\nendmodule\n")
+    stub = netlist.blackbox_stub(text, "child")
+    assert stub.startswith("(* blackbox *)\nmodule child(a, y, clk);")
+    assert "  input [3:0] a;" in stub and "  output y;" in stub and "reg" not in stub
+    with pytest.raises(ValueError, match="no declaration found for port"):
+        netlist.blackbox_stub("module child(a, b);\n  input a;\nendmodule\n", "child")
+
+
+_CHILD = """module child(\\a[0] , \\a[1] , \\a[2] , y, clk);
+  input \\a[0] ;
+  input \\a[1] ;
+  input \\a[2] ;
+  output y;
+  input clk;
+endmodule
+"""
+
+
+def test_instances_of_split_modules_are_connected_bit_by_bit():
+    parent = ("module top(\\b[0] , \\b[1] , clk, z);\n  input \\b[0] ;\n  input \\b[1] ;\n"
+              "  input clk;\n  output z;\n  child u (\n"
+              "    .a({ 1'b1, \\b[1] , \\b[0]  }),\n    .clk(clk),\n    .y(z)\n  );\n"
+              "endmodule\n")
+    out = netlist.split_instance_ports(_CHILD + parent)
+    assert ".\\a[2] (1'b1)" in out and ".\\a[1] (\\b[1] )" in out
+    assert ".\\a[0] (\\b[0] )" in out and ".clk(clk)" in out and ".y(z)" in out
+    assert ".a(" not in out
+    # the buffering pass sees the split connections as loads
+    _, result = netlist.buffer_high_fanout(out, _toy_library(), max_fanout=8,
+                                           buffer_cell="BUF")
+    assert result.constant_pins == 1
+    with pytest.raises(ValueError, match="port a has 3 bits, the connection 2"):
+        netlist.split_instance_ports(_CHILD + parent.replace("1'b1, ", ""))
+
+
+def test_containment_comes_from_the_manifest_hierarchy():
+    def entry(module, children):
+        return {"module": module, "file": f"{module}.v", "instantiates": children}
+    manifest = {
+        "blocks": [{"block": "focus_engine", "top": "e"}, {"block": "systolic_array", "top": "a"},
+                   {"block": "processing_element", "top": "p"},
+                   {"block": "semantic_concentrator", "top": "s"},
+                   {"block": "topk_sorter", "top": "t"}],
+        "files": [entry("p", []), entry("a", ["p"]), entry("e", ["a", "x"]), entry("x", []),
+                  entry("t", []), entry("s", ["t"])]}
+    contains = containment(manifest)
+    assert contains == {"focus_engine": ["systolic_array", "processing_element"],
+                        "systolic_array": ["processing_element"],
+                        "semantic_concentrator": ["topk_sorter"]}
+    assert roles([b["block"] for b in manifest["blocks"]], contains) == {
+        "focus_engine": "contains others", "systolic_array": "counted",
+        "processing_element": "in systolic_array", "semantic_concentrator": "counted",
+        "topk_sorter": "in semantic_concentrator"}
+
+
+def test_tasks_run_after_their_dependencies_and_in_parallel():
+    running, peak, lock, order = [0], [0], threading.Lock(), []
+
+    def job(name, seconds):
+        def run(results):
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(seconds)
+            with lock:
+                running[0] -= 1
+                order.append(name)
+            return name.upper()
+        return run
+
+    tasks = {"a": flow.Task(job("a", 0.2), weight=2), "b": flow.Task(job("b", 0.2), weight=1),
+             "c": flow.Task(lambda results: results["a"] + results["b"], after=("a", "b"))}
+    assert flow.run_tasks(tasks, 2) == {"a": "A", "b": "B", "c": "AB"}
+    assert peak[0] == 2
+    with pytest.raises(ValueError, match="unknown task"):
+        flow.run_tasks({"x": flow.Task(job("x", 0), after=("y",))}, 1)
+
+    def fail(results):
+        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"):
+        flow.run_tasks({"f": flow.Task(fail), "g": flow.Task(job("g", 0), after=("f",))}, 2)
+    assert "g" not in order
+
+
+def test_jobs_must_be_positive(capsys):
+    assert main(["area", "--config", "tiny", "--no-liberty", "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
