@@ -236,11 +236,10 @@ def run_flow(args):
     generated = time.perf_counter() - started
     results = flow.run_tasks(_tasks(units, targets + references, options,
                                     yosys_version=tools["yosys"], timing=timing), args.jobs)
-    blocks, reference_results = [], []
-    for target in targets + references:
-        block = _assemble(target, results, options)
-        block.timing = results.get(("sta", target.name))
-        (reference_results if target in references else blocks).append(block)
+    blocks, reference_results = ([_assemble(t, results, options) for t in group]
+                                 for group in (targets, references))
+    for block in blocks + reference_results:
+        block.timing = results.get(("sta", block.name))
     modules = [results[("yosys", key)] for key in units]
     names = [b.name for b in blocks]
     contains = containment(manifest)
@@ -257,7 +256,7 @@ def run_flow(args):
 
 def _summary(report, paths):
     unit = "um^2" if report.options.liberty else "transistors"
-    print("modules (one Yosys run each):")
+    print("Yosys runs (one per module; per block with --full):")
     for row in module_rows(report):
         print(f"  {row['module']:44s} {row['own']:14,.0f} {unit}  yosys {row['seconds']:7.1f} s"
               f"  {'reused' if row['reused'] else 'synthesized'}")

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -37,6 +38,12 @@ CMOS_PRICED = frozenset({"$_BUF_", "$_NOT_", "$_AND_", "$_NAND_", "$_OR_", "$_NO
                          "$_AOI4_", "$_OAI4_", "$_MUX_", "$_NMUX_", "$_DFF_P_", "$_DFF_N_"})
 #: Transistors per SRAM bit in the CMOS estimate (6T cell, periphery not counted).
 SRAM_TRANSISTORS_PER_BIT = 6
+
+
+def log_line(text):
+    """Print one line in a single write (runs in parallel threads log through this)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,7 +353,7 @@ def _prepare(unit, rtl, stubs, options):
             ys.abc_constraints(library.strongest_buffer().name, options.output_load_pf))
 
 
-def synthesize_unit(unit, options, *, yosys_version, log=print):
+def synthesize_unit(unit, options, *, yosys_version, log=log_line):
     """Run Yosys on one :class:`Unit` (unless its stamp is current) and read its statistics.
 
     Parameters
@@ -393,7 +400,7 @@ def synthesize_unit(unit, options, *, yosys_version, log=print):
 
 
 def synthesize(name, module, description, rtl, workdir, options, *, yosys_version,
-               log=print):
+               log=log_line):
     """Synthesize one self-contained design (no child modules) as a block.
 
     Parameters
@@ -446,7 +453,7 @@ def _run_yosys_unless_current(workdir, stamp, what, name, log):
 # ----------------------------------------------------------------------------------------------
 # OpenSTA
 
-def time_block(result, options, *, clock_port="clk", log=print):
+def time_block(result, options, *, clock_port="clk", log=log_line):
     """Run OpenSTA on a synthesized block; stores and returns a :class:`sta.TimingResult`.
 
     The mapped netlists of all the block's modules (each mapped once) are concatenated, the
