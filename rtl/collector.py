@@ -7,14 +7,8 @@ from amaranth.lib.wiring import In, Out
 from .arith.rounded_mean import RoundedMean
 from .hierarchy import INLINE
 from .queue import StreamQueue
-from .layouts import tile_vector
-from .similarity_matcher import decision_layout
+from .layouts import decision_layout, map_layout, tile_vector
 from .skid_buffer import SkidBuffer
-
-
-def map_layout(m_tile):
-    """A similarity-map beat: the token's compact group index or the ZERO code."""
-    return data.StructLayout({"code": m_tile.bit_length(), "first": 1, "last": 1})
 
 
 def table_entry(numbers, *, vector_size, m_tile):

@@ -4,9 +4,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .collector import map_layout
 from .hierarchy import INLINE
-from .layouts import map_beat, tile_vector
+from .layouts import map_beat, map_layout, tile_vector
 from .queue import StreamQueue
 from .output_converter import OutputConverter
 from .scatter_accumulator import ScatterAccumulator, ScatterError

@@ -5,7 +5,7 @@ from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .parameters import check_int
-from .sec_common import READ_REQUEST, groups, importance_beat, probs_beat
+from .layouts import READ_REQUEST, groups, importance_beat, probs_beat
 
 
 class AnalyzerError(enum.Enum, shape=2):

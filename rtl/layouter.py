@@ -4,43 +4,8 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .layouts import group_layout, key_layout
 from .parameters import check_int
-
-
-def key_layout(operand_shape, vector_size, *, position_bits, m_tile):
-    """A key entering the layouter: its vector, position and place in the tile."""
-    return data.StructLayout({
-        "data": data.ArrayLayout(operand_shape, vector_size),
-        "position": position_bits,
-        "index": range(m_tile),      # row of the key within its tile
-        "tile_first": 1,             # first key of a tile: the window starts empty
-        "tile_last": 1,              # last key of a tile
-    })
-
-
-def key_tag_layout(*, slot_bits, m_tile):
-    """What the later stages need to know about a key besides its vector."""
-    return data.StructLayout({
-        "slot": slot_bits,           # layouter slot holding the key (and, later, its norm)
-        "index": range(m_tile),
-        "zero": 1,                   # all-zero vector: map code ZERO, no storage
-        "tile_last": 1,
-    })
-
-
-def group_layout(operand_shape, vector_size, *, lanes, slot_bits, m_tile):
-    """One beat of candidates for the similarity matcher: a key and ``lanes`` candidates."""
-    vector = data.ArrayLayout(operand_shape, vector_size)
-    return data.StructLayout({
-        "key": vector,
-        "candidates": data.ArrayLayout(vector, lanes),
-        "valid": lanes,              # candidate usable (in the tile, retained, non-zero,
-                                     # finite) and the key usable too
-        "slots": data.ArrayLayout(slot_bits, lanes),
-        "first": 1,                  # first beat (group) of the key
-        "last": 1,                   # last beat of the key
-        "tag": key_tag_layout(slot_bits=slot_bits, m_tile=m_tile),
-    })
 
 
 def slot_bits_for(window_vectors):

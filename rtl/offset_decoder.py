@@ -5,7 +5,7 @@ from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .parameters import check_int
-from .sec_common import code_beat, index_beat
+from .layouts import code_beat, index_beat
 
 
 class DecoderError(enum.Enum, shape=1):

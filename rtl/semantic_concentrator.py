@@ -8,7 +8,7 @@ from .hierarchy import INLINE
 from .importance_analyzer import AnalyzerError, ImportanceAnalyzer
 from .offset_encoder import EncoderError, OffsetEncoder
 from .parameters import check_int
-from .sec_common import code_beat, probs_beat
+from .layouts import code_beat, probs_beat
 from .topk_sorter import SorterError, TopKSorter
 
 

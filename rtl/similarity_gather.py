@@ -1,14 +1,14 @@
 """SIC gather unit for one output-tile slot: layouter, similarity matcher and collector."""
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith.rounded_mean import RoundedMean
-from .collector import Collector, collector_storage, map_layout, zero_code
+from .collector import Collector, collector_storage, zero_code
 from .hierarchy import INLINE
 from .layouter import Layouter, beats_for, candidate_grid, layouter_storage, slot_bits_for
-from .layouts import tile_vector
+from .layouts import map_layout, tile_vector, vector_layout
 from .parameters import check_int, check_window
 from .similarity_matcher import THETA_BITS, SimilarityMatcher
 
@@ -19,16 +19,6 @@ class SicError(enum.Enum, shape=2):
                     #: window uses is 0, or tile_length is outside [1, m_tile] (clamped)
     PROTOCOL = 1    #: ``first`` missing after reset / ``last``, or present inside a sequence;
                     #: or a position not strictly above the previous one in the tile
-
-
-def vector_layout(operand_shape, vector_size, position_bits):
-    """An input beat: a token's vector of the slot, its original position, sequence markers."""
-    return data.StructLayout({
-        "data": data.ArrayLayout(operand_shape, vector_size),
-        "position": position_bits,
-        "first": 1,
-        "last": 1,
-    })
 
 
 class SimilarityGather(wiring.Component):

@@ -7,19 +7,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith.dot_product import DotProduct
-from .layouter import group_layout, key_tag_layout
+from .layouts import decision_layout, group_layout, key_tag_layout
 
 #: Fraction bits of the ``theta2`` register (theta squared, unsigned Q0.16).
 THETA_BITS = 16
-
-
-def decision_layout(*, slot_bits, m_tile):
-    """The matcher's verdict on one key."""
-    return data.StructLayout({
-        "similar": 1,                 # some candidate passed the threshold test
-        "best_slot": slot_bits,       # layouter slot of the chosen candidate
-        "tag": key_tag_layout(slot_bits=slot_bits, m_tile=m_tile),
-    })
 
 
 def _product_range(a, b):

@@ -5,8 +5,8 @@ from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .parameters import check_int
-from .sec_common import (READ_REQUEST, groups, importance_beat,
-                         index_beat, lowest_set_bit)
+from .layouts import READ_REQUEST, groups, importance_beat, index_beat
+from .sec_common import lowest_set_bit
 
 
 class SorterError(enum.Enum, shape=1):
