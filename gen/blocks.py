@@ -34,7 +34,7 @@ class Derived:
     ----------
     config : FocusConfig
     fmt : ArithmeticFormat
-        The number format of ``config.dtype``.
+        The number format of ``config.dtype``, pipelined as ``mul_stages``/``add_stages``.
     position_bits : int
         Width of an original token position (positions below ``max_tokens``).
     candidates : int
@@ -51,7 +51,8 @@ class Derived:
 
     @functools.cached_property
     def fmt(self):
-        return number_format(self.config.dtype)
+        return number_format(self.config.dtype, mul_stages=self.config.mul_stages,
+                             add_stages=self.config.add_stages)
 
     @property
     def position_bits(self):

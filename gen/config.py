@@ -11,7 +11,7 @@ import json
 
 from rtl.parameters import check_choice, check_int, check_window
 
-from .formats import FORMATS
+from .formats import FORMATS, number_format
 
 DTYPES = tuple(FORMATS)
 
@@ -42,6 +42,9 @@ class FocusConfig:
         Importance buffer depth.
     offset_bits : int
         Width of one SEC offset code.
+    mul_stages, add_stages : int or None
+        Pipeline depth of the PE's multiplier and adder (and of every unit of the format);
+        ``None`` is the format's default (fp16: 1 and 2; int8: 0 and 1, not adjustable).
     """
 
     dtype: str = "fp16"
@@ -55,6 +58,8 @@ class FocusConfig:
     sort_width: int = 32
     max_tokens: int = 12800
     offset_bits: int = 8
+    mul_stages: int = None
+    add_stages: int = None
 
     def __post_init__(self):
         check_choice(None, "dtype", self.dtype, DTYPES)
@@ -70,6 +75,7 @@ class FocusConfig:
         check_int(None, "scatter_lanes", self.scatter_lanes, limit="lanes")
         for name in ("sort_width", "max_tokens", "offset_bits"):
             check_int(None, name, getattr(self, name))
+        number_format(self.dtype, mul_stages=self.mul_stages, add_stages=self.add_stages)
 
     @property
     def candidates(self):
@@ -77,7 +83,10 @@ class FocusConfig:
         return self.window[0] * self.window[1] * self.window[2] - 1
 
     def to_dict(self):
-        data = dataclasses.asdict(self)
+        """Every parameter; optional ones left at ``None`` (their default) are omitted, so
+        adding such a parameter changes no existing configuration's hash."""
+        data = {key: value for key, value in dataclasses.asdict(self).items()
+                if value is not None}
         data["window"] = list(self.window)
         return data
 

@@ -13,9 +13,11 @@ FORMATS = {
 }
 
 
-def number_format(dtype):
-    """The format object of configuration dtype ``dtype``."""
+def number_format(dtype, *, mul_stages=None, add_stages=None):
+    """The format object of configuration dtype ``dtype`` with its multiplier and adder
+    pipelined ``mul_stages`` / ``add_stages`` deep (``None``: the format's default)."""
     try:
-        return FORMATS[dtype]()
+        cls = FORMATS[dtype]
     except KeyError:
         raise ValueError(f"dtype must be one of {', '.join(FORMATS)}, got {dtype!r}") from None
+    return cls.with_stages(mul_stages=mul_stages, add_stages=add_stages)

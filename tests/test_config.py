@@ -40,6 +40,10 @@ def test_paper_configuration_matches_the_spec():
     ({"sort_width": 0}, "sort_width"),
     ({"max_tokens": 0}, "max_tokens"),
     ({"offset_bits": 1}, r"offset_bits must be an integer in \[2, 16\]"),
+    ({"dtype": "fp16", "add_stages": 4},
+     r"add_stages must be one of 1, 2, 3 for fp16 \(default 2\), got 4"),
+    ({"dtype": "fp16", "mul_stages": 0}, r"mul_stages must be one of 1, 2 for fp16"),
+    ({"add_stages": 2}, r"add_stages must be one of 1 for int8 \(default 1\), got 2"),
 ])
 def test_bad_parameters_are_rejected_by_name(change, message):
     with pytest.raises(ValueError, match=message):
@@ -62,6 +66,17 @@ def test_hash_is_stable_and_distinguishes_configurations():
     assert len(hashes) == len(CONFIGS)
     assert FocusConfig().hash == CONFIGS["paper"].hash
     assert CONFIGS["tiny"].replace(rows=5).hash != CONFIGS["tiny"].hash
+    # Optional parameters at their default do not enter the hash; set, they do.
+    assert "add_stages" not in CONFIGS["paper"].to_dict()
+    assert CONFIGS["paper"].replace(add_stages=2).hash != CONFIGS["paper"].hash
+
+
+def test_pipeline_stages_reach_the_number_format():
+    from gen.blocks import Derived
+    fmt = Derived(CONFIGS["paper"].with_overrides(["mul_stages=2", "add_stages=3"])).fmt
+    assert (fmt.mul_latency, fmt.add_latency) == (2, 3)
+    assert (Derived(CONFIGS["paper"]).fmt.mul_latency, Derived(CONFIGS["tiny"]).fmt.add_latency) \
+        == (1, 1)
 
 
 def test_unknown_configuration_lists_the_known_ones():

@@ -45,6 +45,27 @@ class ArithmeticFormat:
 
     scale_ports = {}
 
+    @classmethod
+    def stage_choices(cls):
+        """Legal pipeline depths, ``{"mul_stages": (...), "add_stages": (...)}``."""
+        return {"mul_stages": (cls.mul_latency,), "add_stages": (cls.add_latency,)}
+
+    @classmethod
+    def with_stages(cls, *, mul_stages=None, add_stages=None):
+        """The format with the multiplier and adder pipelined ``mul_stages`` and
+        ``add_stages`` deep (``None``: the default)."""
+        for name, value in (("mul_stages", mul_stages), ("add_stages", add_stages)):
+            choices = cls.stage_choices()[name]
+            if value is not None and (isinstance(value, bool) or value not in choices):
+                default = getattr(cls(), "mul_latency" if name == "mul_stages" else "add_latency")
+                raise ValueError(f"{name} must be one of {', '.join(map(str, choices))} for "
+                                 f"{cls.name} (default {default}), got {value!r}")
+        return cls._staged(mul_stages, add_stages)
+
+    @classmethod
+    def _staged(cls, mul_stages, add_stages):
+        return cls()
+
     name: str
     operand_shape: Shape
     accumulator_shape: Shape

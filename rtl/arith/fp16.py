@@ -45,6 +45,17 @@ class Fp16Format(ArithmeticFormat):
         self.mul_latency = mul_latency
         self.add_latency = add_latency
 
+    @classmethod
+    def stage_choices(cls):
+        return {"mul_stages": tuple(sorted(Fp16Multiplier.CUTS)),
+                "add_stages": tuple(sorted(Fp32Adder.CUTS))}
+
+    @classmethod
+    def _staged(cls, mul_stages, add_stages):
+        defaults = cls()
+        return cls(mul_latency=mul_stages or defaults.mul_latency,
+                   add_latency=add_stages or defaults.add_latency)
+
     def multiply(self, m, a, b, en):
         unit = Fp16Multiplier(latency=self.mul_latency)
         m.submodules[_free_name(m, "fp_mul")] = unit
