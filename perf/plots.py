@@ -81,7 +81,7 @@ def plot_layers(result: CaseResult, title: str, out_dir) -> Path:
     axis.plot(x, dense, color="black", marker=".", label="dense (total)")
     axis.set_xlabel("block")
     axis.set_ylabel("cycles")
-    axis.legend(fontsize=8, ncol=4)
+    axis.legend(fontsize=8, ncol=4, loc="upper right")
     axis.set_title(f"{result.case.name}: Focus cycles per block by cause\n{title}", fontsize=9)
     figure.tight_layout()
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", result.case.name)

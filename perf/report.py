@@ -14,7 +14,7 @@ from pathlib import Path
 from .cycles import CAUSES
 from .evaluate import CaseResult, geomean
 
-__all__ = ["summary_rows", "format_summary", "write_outputs"]
+__all__ = ["summary_rows", "format_summary", "format_markdown", "write_outputs"]
 
 
 def summary_rows(results: list[CaseResult], published: dict) -> list[dict]:
@@ -97,6 +97,27 @@ def format_summary(rows: list[dict], header: dict) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(rows: list[dict]) -> str:
+    """The summary as a Markdown table (for docs/system.md)."""
+    lines = ["| case | dense cycles | Focus cycles | speedup | energy eff. | op density | "
+             "stalls | published speedup | published energy eff. | published op density |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        if row["case"] == "geometric mean":
+            lines.append(f"| **geometric mean** | | | **{row['speedup']:.2f}x** | "
+                         f"**{row['energy_efficiency']:.2f}x** | | | "
+                         f"{_number(row['published_speedup'], '.3f')}x | "
+                         f"{_number(row['published_energy_efficiency'], '.3f')}x | |")
+            continue
+        lines.append(f"| {row['case']} | {row['dense_cycles']:.4g} | {row['focus_cycles']:.4g} | "
+                     f"{row['speedup']:.2f}x | {row['energy_efficiency']:.2f}x | "
+                     f"{row['op_density']:.4f} | {100 * row['focus_stall_share']:.1f} % | "
+                     f"{_number(row['published_speedup'], '.3f')}x | "
+                     f"{_number(row['published_energy_efficiency'], '.3f')}x | "
+                     f"{_number(row['published_op_density'], '.4f')} |")
+    return "\n".join(lines)
+
+
 def _layer_rows(results: list[CaseResult]):
     for result in results:
         for mode in (result.dense, result.focus):
@@ -129,4 +150,5 @@ def write_outputs(results: list[CaseResult], rows: list[dict], header: dict, out
     _write_csv(out / "summary.csv", rows)
     (out / "summary.json").write_text(json.dumps({"header": header, "cases": rows}, indent=1) + "\n")
     _write_csv(out / "layers.csv", _layer_rows(results))
-    return [out / "summary.csv", out / "summary.json", out / "layers.csv"]
+    (out / "summary.md").write_text(format_markdown(rows) + "\n")
+    return [out / "summary.csv", out / "summary.json", out / "layers.csv", out / "summary.md"]

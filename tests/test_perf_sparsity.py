@@ -214,3 +214,25 @@ def test_density_profiles_reach_the_density_and_refuse_the_unreachable():
     assert [event.k for event in profile.sec] == [2508, 1881, 1254, 940, 627]
     with pytest.raises(ValueError, match=r"density 0.9 is not reachable.*must be in \["):
         density_profile(case, 0.9, vector_size=32, m_tile=1024)
+
+
+@pytest.mark.slow
+def test_one_llava_video_layer_equals_the_tensor_level_model():
+    """Block 0's down_proj input of LLaVA-Video/VideoMME (11648 tokens x 18944 channels, SIC
+    run in column chunks): the counts the model uses equal one similarity_concentration call
+    per chunk of the tensor-level model on the same activations."""
+    case = CASES["llava-video/videomme"]
+    width = case.model.ffn
+    positions = np.arange(case.sequence)
+    task = synthetic.InputTask(case.geometry, case.video_seed, synthetic.projection_seed(0, "down_proj"),
+                               width, positions, 32, 1024, case.threshold, case.window)
+    item = synthetic.input_sparsity(task)
+    tokens = video_tokens(case.geometry, width, seed=case.video_seed,
+                          projection_seed=synthetic.projection_seed(0, "down_proj"))
+    unique = []
+    for start in range(0, width, 4736):       # slots are independent: another chunking
+        result = similarity_concentration(tokens[:, start:start + 4736], vector_size=32,
+                                          m_tile=1024, threshold=case.threshold,
+                                          **case.geometry.strides)
+        unique.append(count_tiles(result.similar, result.zero, 1024).unique)
+    assert np.array_equal(item.unique, np.concatenate(unique, axis=1))
