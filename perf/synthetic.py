@@ -1,14 +1,19 @@
 """Sparsity from the tensor-level model on realistic synthetic activations.
 
-For a :class:`~perf.workload.Case` and a vector size / tile height, every GEMM input of every
-block gets its own activations: :func:`golden.workloads.video_tokens` renders the case's video
-(seed ``case.video_seed``, so all layers see the same camera paths and photographs) through a
-projection of its own (projection seed ``PROJECTION_BASE + 16 * block + input index``: each
-layer's features differ), at the input's width (3584, or 18944 for the down projection).
-The tokens retained at that point of the prefill are kept and
-:func:`golden.algorithm.similarity_concentration` runs with the case's threshold and window,
-the configuration's vector size and m_tile, on column chunks of at most ``CHUNK_SLOTS`` vector
-slots (SIC treats every slot independently, so chunking changes nothing but the memory).
+For a :class:`~perf.workload.Case` and a vector size / tile height, every GEMM input gets
+activations rendered by :func:`golden.workloads.video_tokens` from the case's video (seed
+``case.video_seed``, so all layers see the same camera paths and photographs) through a
+projection of its own, at the input's width (3584, or 18944 for the down projection). There is
+one projection per GEMM input and *SEC stage* (projection seed ``PROJECTION_BASE + 16 * stage +
+input index``; stage = SEC stages passed so far): the blocks between two SEC layers share their
+activations and retained tokens, hence their sparsity. This keeps the cost of a 28-block case
+to a few renders per input (rendering, not SIC, dominates: about 7 s per 18944-wide input at
+S = 11648); per-block projections gave per-block sparsity that differed only by a few
+percentage points of projection noise. The tokens retained at that point of the prefill are
+kept and :func:`golden.algorithm.similarity_concentration` runs with the case's threshold and
+window, the configuration's vector size and m_tile, on column chunks of at most
+``CHUNK_SLOTS`` vector slots (SIC treats every slot independently, so chunking changes nothing
+but the memory).
 
 SEC follows the case's schedule: at each SEC block the importance of the retained tokens is
 :func:`golden.algorithm.token_importance` of :func:`golden.workloads.attention_probs` of that
@@ -47,9 +52,9 @@ CHUNK_SLOTS = 112
 SEC_HEADS, SEC_TEXT_ROWS, SEC_CONCENTRATION = 4, 16, 4.0
 
 
-def projection_seed(block: int, name: str) -> int:
-    """Projection seed of GEMM input ``name`` of ``block``."""
-    return PROJECTION_BASE + 16 * block + INPUTS.index(name)
+def projection_seed(stage: int, name: str) -> int:
+    """Projection seed of GEMM input ``name`` in SEC stage ``stage`` (0 before the first)."""
+    return PROJECTION_BASE + 16 * stage + INPUTS.index(name)
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ def _activation_key(geometry, video_seed, seed, width, positions) -> dict:
 
 
 # Bump when the way activations are built or counted here changes.
-_MODEL_VERSION = 1
+_MODEL_VERSION = 2
 
 
 def _render(geometry, width: int, video_seed: int, seed: int) -> np.ndarray:
@@ -126,10 +131,10 @@ def _cached_input(task: InputTask, store: cache_module.ArrayCache | None) -> Inp
     return item
 
 
-def sec_selection(case: Case, block: int, positions: np.ndarray, k: int,
+def sec_selection(case: Case, block: int, positions: np.ndarray, k: int, stage: int,
                   store: cache_module.ArrayCache | None = None) -> np.ndarray:
-    """Indices (into ``positions``) of the ``k`` tokens SEC keeps at ``block``."""
-    seed = projection_seed(block, "q_proj")
+    """Indices (into ``positions``) of the ``k`` tokens SEC keeps at ``block`` (in ``stage``)."""
+    seed = projection_seed(stage, "q_proj")
     description = {**_activation_key(case.geometry, case.video_seed, seed, case.model.hidden,
                                      positions),
                    "kind": "sec-selection", "k": k,
@@ -153,18 +158,21 @@ def _plan(case: Case, vector_size: int, m_tile: int, store) -> tuple[list, list[
     """The (block, input, task) list and the SEC events of the case's schedule."""
     sizes = dict(zip(case.sec_layers, algorithm.stage_sizes(case.sequence, case.sec_ratios)))
     retained = np.arange(case.sequence, dtype=np.int64)
+    stage = 0
     tasks, events = [], []
     for block in range(case.model.blocks):
-        before = retained
+        before, before_stage = retained, stage
         if block in sizes:
             k = min(sizes[block], before.size)
-            selected = sec_selection(case, block, before, k, store)
+            selected = sec_selection(case, block, before, k, stage, store)
             events.append(SecEvent(block, before.size, k, selected))
             retained = before[selected]
+            stage += 1
         for name in INPUTS:
-            positions = retained if name in POST_SEC_INPUTS else before
+            post = name in POST_SEC_INPUTS
+            positions, input_stage = (retained, stage) if post else (before, before_stage)
             tasks.append((block, name, InputTask(
-                case.geometry, case.video_seed, projection_seed(block, name),
+                case.geometry, case.video_seed, projection_seed(input_stage, name),
                 case.model.input_width(name), positions, vector_size, m_tile,
                 case.threshold, tuple(case.window))))
     return tasks, events
@@ -196,30 +204,37 @@ def synthetic_profile(case: Case, *, vector_size: int, m_tile: int, cache_dir=No
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     store = cache_module.ArrayCache(cache_dir) if cache_dir is not None else None
     tasks, events = _plan(case, vector_size, m_tile, store)
-    weights = [task.positions.size * task.width for _, _, task in tasks]
-    total, done = sum(weights), 0
-    results: dict[tuple[int, str], InputSparsity] = {}
+    unique: dict[str, InputTask] = {}
+    keys = []
+    for _, _, task in tasks:
+        key = cache_module.cache_key(task.describe())
+        unique.setdefault(key, task)
+        keys.append(key)
+    weights = {key: task.positions.size * task.width for key, task in unique.items()}
+    total, done = sum(weights.values()), 0
     root = None if cache_dir is None else str(cache_dir)
-    arguments = [(task, root) for _, _, task in tasks]
+    arguments = [(task, root) for task in unique.values()]
     if jobs == 1:
         outcomes = map(_run_task, arguments)
         executor = None
     else:
         executor = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
         outcomes = executor.map(_run_task, arguments)
+    computed: dict[str, InputSparsity] = {}
     try:
-        for (block, name, _), weight, item in zip(tasks, weights, outcomes):
-            results[(block, name)] = item
-            done += weight
+        for key, item in zip(unique, outcomes):
+            computed[key] = item
+            done += weights[key]
             if progress is not None:
                 progress(done, total)
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
+    results = {(block, name): computed[key] for (block, name, _), key in zip(tasks, keys)}
     inputs = {name: [results[(block, name)] for block in range(case.model.blocks)]
               for name in INPUTS}
     source = (f"tensor-level model (golden.algorithm) on synthetic video activations "
-              f"(golden.workloads, video seed {case.video_seed}, one projection per block and "
-              f"input), theta {case.threshold}, window {'x'.join(map(str, case.window))}, "
+              f"(golden.workloads, video seed {case.video_seed}, one projection per SEC stage "
+              f"and input), theta {case.threshold}, window {'x'.join(map(str, case.window))}, "
               f"V = {vector_size}, m_tile {m_tile}")
     return SparsityProfile(case.name, source, vector_size, m_tile, inputs, events)
