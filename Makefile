@@ -10,7 +10,7 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 JOBS     ?= 2
 
-.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sec bench-sic bench-golden model calibrate area timing clean help
+.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sec bench-sic bench-golden model calibrate area timing dse clean help
 
 help:
 	@echo "make verilog [CONFIG=name] [SET=\"k=v ...\"] [BLOCKS=a,b]"
@@ -26,6 +26,7 @@ help:
 	@echo "make calibrate [CONFIG=name] measure the calibration table of the system model (Verilator)"
 	@echo "make area [CONFIG=name]     Yosys area report (um^2 with LIBERTY=path or OSU 0.18um)"
 	@echo "make timing [CONFIG=name]   OpenSTA critical path / Fmax report"
+	@echo "make dse SWEEP=file|name [DSE_ARGS=...]  design-space sweep on Ray (python -m dse)"
 	@echo "make setup                  create .venv and install everything (run by the others)"
 
 $(STAMP): pyproject.toml
@@ -94,6 +95,13 @@ area: $(STAMP)
 
 timing: $(STAMP)
 	$(PY) -m synth timing --config $(CONFIG) $(if $(LIBERTY),--liberty $(LIBERTY)) $(if $(filter 1,$(FULL)),--full)
+
+# Design-space sweeps (dse/): SWEEP is a sweep file or a built-in name (python -m dse --list);
+# DSE_ARGS passes more options, e.g. DSE_ARGS="--address auto" to join a running Ray cluster.
+SWEEP    ?= tiny
+DSE_ARGS ?=
+dse: $(STAMP)
+	$(PY) -m dse $(SWEEP) $(DSE_ARGS)
 
 clean:
 	rm -rf build

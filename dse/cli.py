@@ -11,6 +11,7 @@ machine's CPUs runs the tasks; ``--address`` joins an existing Ray cluster.
 import argparse
 import datetime
 import fcntl
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -72,6 +73,16 @@ def _dry_run(sweep, steps, cache):
     return 0
 
 
+def _git_describe():
+    """``git describe --always --dirty`` of the project (the code the sweep measured)."""
+    try:
+        completed = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=PROJECT_ROOT,
+                                   capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return completed.stdout.strip() or None
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.list:
@@ -122,6 +133,7 @@ def main(argv=None):
                         "options": sweep.options, "workload": sweep.workload,
                         "description": sweep.description},
               "run": {"started": started.isoformat(timespec="seconds"),
+                      "source": _git_describe(),
                       "wall_seconds": round(stats.seconds, 1), "tasks": stats.tasks,
                       "cached": stats.cached, "computed": stats.computed,
                       "failed_tasks": stats.failed, "retried_tasks": stats.retried,

@@ -13,8 +13,11 @@ blank for a point that lacks one of the two figures.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+
+from gen.config import FocusConfig
 
 from .runner import plan_tasks, write_atomic
 
@@ -24,8 +27,8 @@ __all__ = ["build_rows", "pareto_front", "write_table", "write_plots", "FRONTS"]
 FRONTS = (("area_speedup", ("area.total", "timing.total"), "model.speedup"),
           ("energy_speedup", ("model.focus_energy_mj",), "model.speedup"))
 
-_PARAMETERS = ("dtype", "rows", "cols", "m_tile", "window", "window_vectors", "matchers",
-               "scatter_lanes", "sort_width", "max_tokens", "offset_bits")
+#: Configuration parameters, one column each (optional ones left at their default are blank).
+_PARAMETERS = tuple(field.name for field in dataclasses.fields(FocusConfig))
 
 
 def build_rows(sweep, results, steps=None):

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import socket
@@ -320,10 +321,9 @@ def run_sweep(sweep, *, out, cache_dir=DEFAULT_CACHE, steps=None, address=None, 
                     stats.computed += 1
                     stats.failed += result["status"] != "ok"
                 if progress:
-                    attempts = ray.get(tracker.snapshot.remote())
-                    running = {key for key in attempts
-                               if key not in results and key in {t.key for t in pending.values()}}
-                    progress(counter.counts(running))
+                    started_keys = ray.get(tracker.snapshot.remote())
+                    progress(counter.counts({task.key for task in pending.values()
+                                             if task.key in started_keys}))
             attempts = ray.get(tracker.snapshot.remote())
             stats.retried = sum(1 for task in todo if attempts.get(task.key, 0) > 1)
             for task in todo:
@@ -386,21 +386,22 @@ def progress_printer(stream=None, *, interval=10.0):
     (at most every ``interval`` seconds, and always the last)."""
     stream = stream or sys.stderr
     tty = stream.isatty()
-    state = {"last": None, "time": 0.0, "start": time.monotonic()}
+    state = {"last": None, "time": -math.inf, "start": time.monotonic(), "ended": False}
 
     def show(counts):
         now = time.monotonic()
-        text = (f"points {counts['done'] + counts['failed']}/{counts['total']}: "
-                f"{counts['done']} done, {counts['running']} running, {counts['failed']} failed"
-                f"  [{now - state['start']:7.0f} s]")
+        status = (f"points {counts['done'] + counts['failed']}/{counts['total']}: "
+                  f"{counts['done']} done, {counts['running']} running, "
+                  f"{counts['failed']} failed")
+        text = f"{status}  [{now - state['start']:6.0f} s]"
         finished = counts["done"] + counts["failed"] == counts["total"]
+        if state["ended"]:
+            return
         if tty:
             stream.write("\r" + text + ("\n" if finished else ""))
-            stream.flush()
-        elif (text.split("[")[0] != state["last"] and now - state["time"] >= interval) \
-                or finished:
+        elif finished or (status != state["last"] and now - state["time"] >= interval):
             stream.write(text + "\n")
-            stream.flush()
             state["time"] = now
-        state["last"] = text.split("[")[0]
+        stream.flush()
+        state["last"], state["ended"] = status, finished
     return show

@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 __all__ = ["STEPS", "Step", "StepContext", "StepError", "StepFailed", "StepTimeout",
@@ -440,8 +441,8 @@ def _workload_args(context):
             raise StepFailed("built-in cases have the 2x2x2 SIC window; to sweep the window with "
                              "synthetic sparsity give the cases in a workload file")
         return ["--cases", *cases]
-    from perf.workload import _read_mapping   # the same reader perf uses (TOML or JSON)
-    data = _read_mapping(Path(file))
+    text = Path(file).read_text()
+    data = json.loads(text) if file.endswith(".json") else tomllib.loads(text)
     for case in data.get("case", []):
         case["window"] = list(context.config["window"])
     path = context.workdir / "workload.json"
