@@ -10,7 +10,7 @@ def scatter_tile(arith, psums, maps):
 
     Parameters
     ----------
-    arith : golden arithmetic model (``golden.arith.ARITH[dtype]``)
+    arith : golden.arith.NumberFormat
     psums : list of arrays (U_k, cols)
         Partial sums of the unique vectors of each K-slice, in the format's raw values.
     maps : list of int arrays (tokens,)

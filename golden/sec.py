@@ -14,6 +14,9 @@ Blocks and models
 ``OffsetDecoder``       :func:`decode_stream`
 ``SemanticConcentrator`` :func:`semantic_concentrator`
 Cycle counts            :func:`sorter_cycles`, :func:`analyzer_cycles`
+
+The importance key depends on the number format: the analyzer models take the format object
+(``golden.arith``), whose ``sanitize_importance`` turns raw values into keys.
 """
 
 from __future__ import annotations
@@ -22,54 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-IMPORTANCE_WIDTHS = {"fp16": 16, "int8": 8}
-
 # Error bit names, in the bit order of the RTL ``error`` ports.
 ANALYZER_ERRORS = ("bad_value", "bad_tokens", "bad_group")
 SORTER_ERRORS = ("bad_k", "bad_pass")
 ENCODER_ERRORS = ("not_ascending",)
 DECODER_ERRORS = ("trailing_escape", "overflow")
-
-
-# --------------------------------------------------------------------------------------
-# Importance values
-# --------------------------------------------------------------------------------------
-
-
-def quantize_probability(probs) -> np.ndarray:
-    """The int8 configuration's importance code of probabilities: UQ0.8, saturating.
-
-    ``q = min(255, floor(p * 256 + 1/2))`` for ``p >= 0`` (negative values give 0). The code is
-    monotonic in ``p``, so the ranking of codes is the ranking of the quantized probabilities.
-    """
-    scaled = np.floor(np.asarray(probs, dtype=np.float64) * 256.0 + 0.5)
-    return np.clip(scaled, 0, 255).astype(np.int64)
-
-
-def fp16_bits(values) -> np.ndarray:
-    """Raw binary16 bit patterns (int64) of ``values`` rounded to float16."""
-    return np.asarray(values, dtype=np.float16).view(np.uint16).astype(np.int64)
-
-
-def sanitize(raw, dtype):
-    """Importance keys of raw hardware values and their invalid flags.
-
-    fp16: ``-0`` becomes key 0; negative numbers, infinities and NaNs are invalid and become
-    key 0; every other pattern is its own key. int8: every code is valid.
-
-    Returns
-    -------
-    (numpy.ndarray int64, numpy.ndarray bool)
-    """
-    raw = np.asarray(raw, dtype=np.int64)
-    if dtype == "int8":
-        return raw & 0xFF, np.zeros(raw.shape, dtype=bool)
-    if dtype != "fp16":
-        raise ValueError(f"dtype must be one of {', '.join(IMPORTANCE_WIDTHS)}, got {dtype!r}")
-    raw = raw & 0xFFFF
-    magnitude = raw & 0x7FFF
-    invalid = ((raw >> 15 == 1) & (magnitude != 0)) | ((raw >> 10) & 0x1F == 0x1F)
-    return np.where(invalid, 0, magnitude), invalid
 
 
 # --------------------------------------------------------------------------------------
@@ -93,7 +53,7 @@ def probability_beats(raw, sort_width, *, rng=None, tokens=None, pad=0):
     Parameters
     ----------
     raw : array_like, shape (rows, M)
-        Raw importance values (fp16 bit patterns or int8 codes), one row per text token x head.
+        Raw importance values (``arith.importance_codes``), one row per text token x head.
     sort_width : int
         Lanes per beat.
     rng : numpy.random.Generator, optional
@@ -133,13 +93,17 @@ class AnalyzerResult:
     errors: dict = field(default_factory=dict)
 
 
-def analyze_layer(beats, *, dtype, sort_width, max_tokens) -> AnalyzerResult:
+def analyze_layer(arith, beats, *, sort_width, max_tokens) -> AnalyzerResult:
     """Model of ``ImportanceAnalyzer`` for one layer (beats up to and including ``last``).
+
+    ``arith`` is the number format (``golden.arith``) whose importance key the analyzer
+    keeps.
 
     * M is the ``tokens`` field of the layer's first beat, clamped to ``[1, max_tokens]``
       (``bad_tokens`` if it had to be clamped, or if a later beat carries a different count).
     * A beat whose group starts at or past M is ignored (``bad_group``).
-    * Lanes at or past M are ignored. Other lanes are sanitized (``bad_value``) and max-ed in.
+    * Lanes at or past M are ignored. Other lanes are sanitized
+      (``arith.sanitize_importance``; ``bad_value``) and max-ed in.
     * The buffer starts the layer at all zeros.
     """
     errors = dict.fromkeys(ANALYZER_ERRORS, False)
@@ -157,7 +121,7 @@ def analyze_layer(beats, *, dtype, sort_width, max_tokens) -> AnalyzerResult:
             errors["bad_group"] = True
         else:
             lanes = min(sort_width, count - start)
-            keys, invalid = sanitize(beat.data[:lanes], dtype)
+            keys, invalid = arith.sanitize_importance(beat.data[:lanes])
             errors["bad_value"] |= bool(invalid.any())
             window = buffer[start:start + lanes]
             np.maximum(window, keys, out=window)
@@ -366,9 +330,9 @@ class SecResult:
     sort: SortResult
 
 
-def semantic_concentrator(beats, k, *, dtype, sort_width, max_tokens, offset_bits):
+def semantic_concentrator(arith, beats, k, *, sort_width, max_tokens, offset_bits):
     """Model of ``SemanticConcentrator`` for one layer: analyzer, sorter, encoder."""
-    layer = analyze_layer(beats, dtype=dtype, sort_width=sort_width, max_tokens=max_tokens)
+    layer = analyze_layer(arith, beats, sort_width=sort_width, max_tokens=max_tokens)
     sort = topk_select(layer.importance, k, sort_width)
     codes, enc_errors = encode_stream([sort.selected], offset_bits)
     errors = {**layer.errors, **sort.errors, **enc_errors}

@@ -5,7 +5,7 @@ of spec 2.3 in float64; this module states, bit for bit, what the hardware compu
 one vector slot of a token sequence:
 
 * **Dot products and squared norms** are computed with the format's own multiplier and
-  adder (``golden.arith.ARITH[dtype]``) in the fixed balanced pairwise tree of
+  adder (a ``golden.arith`` number format) in the fixed balanced pairwise tree of
   :func:`dot_products` (int8: exact int32; fp16: exact fp16 x fp16 -> fp32 products and fp32
   round-to-nearest-even additions).
 * **The similarity test** (spec 3.2, no division, no square root) is evaluated *exactly* on
@@ -24,8 +24,9 @@ one vector slot of a token sequence:
   candidate's group; indices in order of first appearance; :func:`zero_code` for all-zero
   vectors).
 * **Representatives** are the exact group sums (int8: integers; fp16: fixed point with
-  2**-24 resolution, :meth:`Fp16Sic.fixed`) divided by the member count and rounded once,
-  to nearest even, into the operand format: the correctly rounded mean (error <= 0.5 ulp).
+  2**-24 resolution, :meth:`golden.arith.Fp16Sic.fixed`) divided by the member count and
+  rounded once, to nearest even, into the operand format: the correctly rounded mean (error
+  <= 0.5 ulp).
   A zero mean element is ``+0``. fp16 infinities and NaNs only occur in singleton groups;
   they are passed through (NaN as the canonical ``0x7E00``).
 
@@ -33,7 +34,8 @@ Public API
 ----------
 :data:`THETA_BITS`, :func:`theta_register`, :func:`map_bits`, :func:`zero_code`,
 :func:`window_span`, :func:`register_errors`, :func:`dot_products`, :class:`SicTile`,
-:func:`gather`, :func:`to_operands`, :data:`FORMATS`.
+:func:`gather`. Everything that depends on the number format comes from the format
+object passed in (``golden.arith``; its SIC hooks are ``arith.sic``).
 """
 
 from __future__ import annotations
@@ -44,11 +46,9 @@ from fractions import Fraction
 import numpy as np
 
 from golden.algorithm import candidate_offsets
-from golden.arith import ARITH
 
 __all__ = ["THETA_BITS", "theta_register", "map_bits", "zero_code", "window_span",
-           "register_errors", "dot_products", "SicTile", "gather", "to_operands", "FORMATS",
-           "Int8Sic", "Fp16Sic"]
+           "register_errors", "dot_products", "SicTile", "gather"]
 
 #: Fraction bits of the ``theta2`` register (theta squared, unsigned Q0.16).
 THETA_BITS = 16
@@ -103,151 +103,6 @@ def register_errors(*, window, window_vectors, m_tile, frame_stride, row_stride,
     if not 1 <= tile_length <= m_tile:
         errors.append(f"tile length {tile_length} must be in [1, m_tile = {m_tile}]")
     return errors
-
-
-# --------------------------------------------------------------------------------------
-# Number formats
-# --------------------------------------------------------------------------------------
-
-
-def _objects(values):
-    """Python-int object array (exact arithmetic of any width)."""
-    return np.asarray(values, dtype=np.int64).astype(object)
-
-
-def _bit_length(values):
-    """Bit length of every element of a non-negative int64 array."""
-    values = np.asarray(values, dtype=np.int64)
-    length = np.zeros(values.shape, dtype=np.int64)
-    rest = values.copy()
-    for step in (32, 16, 8, 4, 2, 1):
-        high = (rest >> step) != 0
-        length += np.where(high, step, 0)
-        rest = np.where(high, rest >> step, rest)
-    return length + (rest != 0)
-
-
-def _rne_divide(numerator, divisor):
-    """``numerator / divisor`` rounded to the nearest integer, ties to even (int64 >= 0)."""
-    quotient, remainder = np.divmod(numerator, divisor)
-    twice = 2 * remainder
-    up = (twice > divisor) | ((twice == divisor) & ((quotient & 1) == 1))
-    return quotient + up
-
-
-class Int8Sic:
-    """int8 operands, int32 dot products: everything is exact integer arithmetic."""
-
-    name = "int8"
-    operand_bits = 8
-
-    @staticmethod
-    def zero(vectors):
-        return np.all(vectors == 0, axis=-1)
-
-    @staticmethod
-    def special(vectors):
-        return np.zeros(vectors.shape[:-1], dtype=bool)
-
-    @staticmethod
-    def fixed(vectors):
-        """The value of every element as an integer (the unit of the group sums)."""
-        return np.asarray(vectors, dtype=np.int64)
-
-    @staticmethod
-    def fixed_limit():
-        """Largest magnitude of :meth:`fixed` of one element."""
-        return 128
-
-    @staticmethod
-    def decode(accumulators):
-        """``(negative, significand, exponent)`` with value ``+-significand * 2**exponent``."""
-        values = np.asarray(accumulators, dtype=np.int64)
-        return values < 0, _objects(np.abs(values)), np.zeros(values.shape, dtype=np.int64)
-
-    @staticmethod
-    def mean(sums, counts, specials):
-        """Round-half-even integer mean (always within [-128, 127])."""
-        magnitude = _rne_divide(np.abs(sums), counts)
-        return np.where(sums < 0, -magnitude, magnitude)
-
-
-class Fp16Sic:
-    """fp16 operands, fp32 dot products, fixed-point (2**-24) group sums."""
-
-    name = "fp16"
-    operand_bits = 16
-    NAN = 0x7E00
-
-    @staticmethod
-    def _fields(vectors):
-        bits = np.asarray(vectors, dtype=np.int64) & 0xFFFF
-        return bits >> 15, (bits >> 10) & 0x1F, bits & 0x3FF
-
-    @classmethod
-    def zero(cls, vectors):
-        return np.all((np.asarray(vectors, dtype=np.int64) & 0x7FFF) == 0, axis=-1)
-
-    @classmethod
-    def special(cls, vectors):
-        return np.any(cls._fields(vectors)[1] == 31, axis=-1)
-
-    @classmethod
-    def fixed(cls, vectors):
-        """Every finite element as an exact integer multiple of 2**-24 (a 41-bit value)."""
-        sign, field, fraction = cls._fields(vectors)
-        magnitude = np.where(field == 0, fraction,
-                             (fraction | 0x400) << np.maximum(field - 1, 0))
-        return np.where(sign == 1, -magnitude, magnitude)
-
-    @staticmethod
-    def fixed_limit():
-        return 0x7FF << 29  # 65504 * 2**24
-
-    @staticmethod
-    def decode(accumulators):
-        bits = np.asarray(accumulators, dtype=np.int64) & 0xFFFFFFFF
-        field = (bits >> 23) & 0xFF
-        significand = (bits & 0x7FFFFF) | np.where(field != 0, 1 << 23, 0)
-        return (bits >> 31) == 1, _objects(significand), np.maximum(field, 1)
-
-    @classmethod
-    def mean(cls, sums, counts, specials):
-        """Correctly rounded binary16 of ``sum * 2**-24 / count`` (specials passed through)."""
-        magnitude = np.abs(sums)
-        # Binade of the quotient: e = floor(log2(magnitude / count)); one ulp is 2**(e-10)
-        # units, but never below one unit (binary16 subnormals have the ulp of 2**-14).
-        guess = _bit_length(magnitude) - _bit_length(counts)
-        guess = np.where(magnitude >= counts << np.maximum(guess, 0), guess, guess - 1)
-        scale = np.maximum(guess - 10, 0)
-        quotient = _rne_divide(magnitude, counts << scale)
-        bits = quotient + (scale << 10)  # a carry into 2**11 steps the exponent
-        bits = np.where(sums < 0, bits | 0x8000, bits)
-        sign, field, fraction = cls._fields(specials)
-        bits = np.where(field == 31, specials & 0xFFFF, bits)
-        return np.where((field == 31) & (fraction != 0), cls.NAN, bits)
-
-
-#: dtype -> golden SIC number format
-FORMATS = {"int8": Int8Sic, "fp16": Fp16Sic}
-
-
-def to_operands(values, dtype, *, scale=None):
-    """Operand patterns of real-valued tokens for the hardware (a test/benchmark helper).
-
-    ``int8``: symmetric quantization ``clip(rint(values * scale), -128, 127)`` with ``scale``
-    defaulting to ``127 / max|values|``. ``fp16``: the binary16 bit patterns of
-    ``values.astype(float16)`` (round to nearest even), as ``int64``.
-    """
-    values = np.asarray(values)
-    if dtype == "int8":
-        if scale is None:
-            peak = float(np.max(np.abs(values))) if values.size else 0.0
-            scale = 127.0 / peak if peak > 0 else 1.0
-        return np.clip(np.rint(values * scale), -128, 127).astype(np.int64)
-    if dtype == "fp16":
-        return values.astype(np.float16).view(np.uint16).astype(np.int64)
-    raise ValueError(f"unknown dtype {dtype!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -311,17 +166,18 @@ class SicTile:
     link: np.ndarray
 
 
-def gather(vectors, positions, *, dtype, window, m_tile, frame_stride, row_stride, theta2,
+def gather(arith, vectors, positions, *, window, m_tile, frame_stride, row_stride, theta2,
            tile_length=None):
     """The hardware's output for one sequence (``first`` .. ``last``) of one vector slot.
 
     Parameters
     ----------
+    arith : golden.arith.NumberFormat
+        The operand format (its arithmetic and its SIC hooks ``arith.sic``).
     vectors : array_like of int, shape (S, V)
-        Operand patterns (see :func:`to_operands`), in position order.
+        Operand patterns (``arith.to_operands``), in position order.
     positions : array_like of int, shape (S,)
         Strictly ascending original positions.
-    dtype : {"int8", "fp16"}
     window : tuple of 3 int
         (bf, bh, bw).
     m_tile : int
@@ -334,8 +190,7 @@ def gather(vectors, positions, *, dtype, window, m_tile, frame_stride, row_strid
     -------
     list of SicTile
     """
-    fmt = FORMATS[dtype]
-    arith = ARITH[dtype]
+    fmt = arith.sic
     data = np.asarray(vectors, dtype=np.int64)
     pos = np.asarray(positions, dtype=np.int64)
     if data.ndim != 2 or pos.shape != data.shape[:1]:
@@ -360,7 +215,7 @@ def gather(vectors, positions, *, dtype, window, m_tile, frame_stride, row_strid
 
     # Exact similarity test and first-maximum selection, candidate by candidate.
     _, norm_m, norm_e = fmt.decode(dot_products(arith, data, data))
-    theta = _objects(np.full(count, int(theta2)))
+    theta = np.full(count, int(theta2), dtype=object)
     best = np.full(count, -1, dtype=np.int64)
     best_p = np.zeros(count, dtype=object)     # significand of dot**2
     best_pe = np.zeros(count, dtype=np.int64)  # its exponent

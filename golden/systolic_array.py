@@ -8,7 +8,7 @@ def fold(arith, weights, acts):
 
     Parameters
     ----------
-    arith : golden arithmetic model (``golden.arith.ARITH[dtype]``)
+    arith : golden.arith.NumberFormat
     weights : array (rows, cols)
         The weight tile.
     acts : array (p, rows)

@@ -29,6 +29,7 @@ from gen.generate import block_design
 from golden import sic
 from golden.algorithm import similarity_concentration
 from golden.workloads import GEOMETRIES, video_tokens
+from sim_cocotb.formats import golden_format
 from sim_cocotb.runner import PROJECT_ROOT, run_testbench
 
 PUBLISHED_CYCLES_PER_KEY = 8   # "gather = 8 cycles per vector per matcher"
@@ -115,9 +116,9 @@ def agreement(dtype, geometry, dim, keep, seed=0, theta=0.9, vector_size=32, m_t
     tokens = video_tokens(shape, dim, seed=seed)
     kept = np.flatnonzero(np.random.default_rng(seed).random(tokens.shape[0]) < keep)
     tokens = tokens[kept]
-    operands = sic.to_operands(tokens, dtype)
-    values = (operands.astype(np.float64) if dtype == "int8"
-              else operands.astype(np.uint16).view(np.float16).astype(np.float64))
+    arith = golden_format(dtype)
+    operands = arith.to_operands(tokens)
+    values = arith.operand_values(operands)
     references = {
         "same operands": similarity_concentration(values, vector_size=vector_size,
                                                   threshold=theta, m_tile=m_tile,
@@ -129,8 +130,8 @@ def agreement(dtype, geometry, dim, keep, seed=0, theta=0.9, vector_size=32, m_t
     similar = np.zeros((len(kept), dim // vector_size), dtype=bool)
     choice = np.zeros(similar.shape, dtype=np.int64)
     for slot in range(similar.shape[1]):
-        tiles = sic.gather(operands[:, slot * vector_size:(slot + 1) * vector_size], kept,
-                           dtype=dtype, window=(2, 2, 2), m_tile=m_tile,
+        tiles = sic.gather(arith, operands[:, slot * vector_size:(slot + 1) * vector_size],
+                           kept, window=(2, 2, 2), m_tile=m_tile,
                            theta2=sic.theta_register(theta), **shape.strides)
         similar[:, slot] = np.concatenate([tile.similar for tile in tiles])
         choice[:, slot] = np.concatenate([tile.choice for tile in tiles])

@@ -7,8 +7,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles
 
-from golden.arith import ARITH
 from golden.systolic_array import systolic_array
+from sim_cocotb.formats import golden_format
 from sim_cocotb.runner import tb_params
 from sim_cocotb.streams import (StreamSink, StreamSource, child_rngs, pack, pack_tile_vector,
                                 reset, start_clock, unpack_tile_vector)
@@ -23,7 +23,7 @@ class ArrayTB:
     def __init__(self, dut, test_id):
         self.dut = dut
         params, seed = tb_params()
-        self.arith = ARITH[params["dtype"]]
+        self.arith = golden_format(params["dtype"])
         self.rows, self.cols = params["rows"], params["cols"]
         self.seed = seed
         self.rng = np.random.default_rng([seed, test_id])
@@ -119,10 +119,11 @@ async def single_vector_folds(dut):
 
 @cocotb.test()
 async def extreme_operands(dut):
-    """Largest-magnitude operands everywhere (for int8: -128 x -128 summed over all of K)."""
+    """Largest-magnitude operands everywhere (for int8: -128 x -128 summed over all of K),
+    then with weights of the complement ``-x - 1`` (int8: 127)."""
     tb = ArrayTB(dut, 4)
     await tb.reset()
-    low = int(tb.arith.extreme_operand) if hasattr(tb.arith, "extreme_operand") else -128
+    low = int(tb.arith.extreme_operand)
     tile = np.full((tb.rows, tb.cols), low, dtype=np.int64)
     fold = np.full((3, tb.rows), low, dtype=np.int64)
     await tb.run_gemm([tile, -tile - 1], [fold, fold])

@@ -33,7 +33,7 @@ async def sec_cycles(dut):
     for count, k in params["cases"]:
         raw = tb.random_probs(params["rows"], count, "random")
         beats = G.probability_beats(raw, tb.a, rng=tb.rng)
-        model = G.semantic_concentrator(beats, k, **tb.sec, offset_bits=tb.bits)
+        model = G.semantic_concentrator(tb.arith, beats, k, **tb.sec, offset_bits=tb.bits)
         await ClockCycles(dut.clk, G.clear_cycles(tb.n, tb.a) + 4)   # buffer clear
         dut.k.value = k
         dut.codes__ready.value = 0    # no codes before the first index: no Python per cycle

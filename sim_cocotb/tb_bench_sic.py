@@ -34,7 +34,7 @@ async def gather_cycles(dut):
     await tb.reset()
     results = []
     for keep in params["keep"]:
-        case = cases.realistic(np.random.default_rng(7), dtype=tb.dtype, vector_size=tb.size,
+        case = cases.realistic(np.random.default_rng(7), arith=tb.arith, vector_size=tb.size,
                                geometry=params["geometry"], slots=1, keep=keep, seed=0,
                                m_tile=tb.m_tile)
         run = await tb.run(case)

@@ -5,7 +5,9 @@ Parameters: ``dtype``, ``rows``, ``cols``, ``m_tile``, ``lanes``, ``slices``, th
 Inputs are video-like tokens (``golden.workloads``), randomly pruned like SEC would, and
 concentrated by the tensor-level model (``golden.algorithm``): the engine receives the
 unique vectors and maps of each K-slice and the positions of the tile's tokens, and must
-emit the output tile concentrated exactly as ``golden.engine.engine_output``.
+emit the output tile concentrated exactly as ``golden.engine.engine_output``. Everything
+format-dependent (operand encoding, weights, the runtime output scale and its ports) comes
+from the golden number format (``sim_cocotb.formats.golden_format``).
 """
 
 import dataclasses
@@ -16,7 +18,7 @@ from cocotb.triggers import ClockCycles
 
 from golden import sic
 from golden.algorithm import compress, similarity_concentration
-from golden.engine import engine_output
+from golden.engine import engine_accumulators, engine_output
 from golden.workloads import GEOMETRIES, video_tokens
 from sim_cocotb.runner import tb_params
 from sim_cocotb.streams import (StreamSink, StreamSource, child_rngs, pack, pack_tile_vector,
@@ -26,13 +28,6 @@ from sim_cocotb.tb_scatter import ScatterTB
 DEFAULT_GEOMETRY = "tiny"
 FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.3)]
 THETA = 0.9
-
-
-def to_operands(arith, x, scale):
-    """Real values -> the format's raw operands (int8: x * scale rounded; fp16: bits)."""
-    if arith.name == "int8":
-        return np.clip(np.rint(x * scale), -127, 127).astype(np.int64)
-    return np.asarray(x, dtype=np.float16).view(np.uint16).astype(np.int64)
 
 
 class Workload:
@@ -48,14 +43,14 @@ class Workload:
         result = similarity_concentration(x, frame_stride=self.geometry.frame_stride,
                                           row_stride=self.geometry.row_stride,
                                           vector_size=rows, m_tile=m_tile, positions=kept)
-        merged = to_operands(arith, result.out, scale)
+        merged = arith.to_operands(result.out, scale=scale)
         tile = compress(merged, result.group, vector_size=rows, m_tile=m_tile).tiles[0]
         self.tokens = len(tile[0].map)
         self.positions = kept[:self.tokens]
         self.uniques = [piece.unique.astype(np.int64) for piece in tile]
         self.maps = [piece.map for piece in tile]
         self.merged = merged[:self.tokens]
-        self.dense = to_operands(arith, x, scale)[:self.tokens]
+        self.dense = arith.to_operands(x, scale=scale)[:self.tokens]
         self.sparsity = result.sparsity
 
 
@@ -92,23 +87,29 @@ class EngineTB(ScatterTB):
         return [cocotb.start_soon(self.sink.run()), cocotb.start_soon(self.map_sink.run())]
 
     def gemm(self, x, weights):
-        """Exact integer ``x @ W`` of the tile's K-slices (int8 reference)."""
+        """Integer ``x @ W`` of the tile's K-slices: the exact accumulators of a format with
+        ``exact_accumulation`` (int8), an independent reference."""
         return sum(x[:, k * self.rows:(k + 1) * self.rows] @ w for k, w in enumerate(weights))
 
+    def dense_slices(self):
+        """The workload's dense rows as the K-slices' folds, with identity maps."""
+        w = self.workload
+        return ([w.dense[:, k * self.rows:(k + 1) * self.rows] for k in range(self.slices)],
+                [np.arange(w.tokens)] * self.slices)
+
     def output_scale(self, weights):
-        """An int8 (multiplier, shift) that maps the dense result onto [-127, 127]."""
-        if self.arith.name != "int8":
-            return 1, 0
-        dense = self.gemm(self.workload.dense, weights)
-        return 1, max(int(np.abs(dense).max()) // 127, 1).bit_length()
+        """The runtime output scale (a dict over the format's ``scale_ports``; int8: the
+        shift that maps the dense result onto [-127, 127]); ``{}`` without one."""
+        if not self.arith.scale_ports:
+            return {}
+        return self.arith.fitting_output_scale(
+            engine_accumulators(self.arith, weights, *self.dense_slices()))
 
     def random_weights(self):
-        """One weight tile: int8 uniform; fp16 normal with variance 1/K, like trained
-        weights (random bit patterns would overflow most outputs to infinity)."""
-        if self.arith.name == "int8":
-            return self.arith.random_operands(self.rng, (self.rows, self.cols))
-        values = self.rng.normal(0.0, (self.rows * self.slices) ** -0.5, (self.rows, self.cols))
-        return to_operands(self.arith, values, None)
+        """One weight tile like trained weights (``random_weights`` of the format with
+        fan-in K: int8 uniform, fp16 normal with variance 1/K)."""
+        return self.arith.random_weights(self.rng, (self.rows, self.cols),
+                                         fan_in=self.rows * self.slices)
 
     def tile(self, *, dense, uniques=None, maps=None):
         """An output tile with fresh random weights; ``uniques``/``maps`` override the
@@ -116,30 +117,28 @@ class EngineTB(ScatterTB):
         w = self.workload
         weights = [self.random_weights() for _ in range(self.slices)]
         if dense:
-            uniques = [w.dense[:, k * self.rows:(k + 1) * self.rows]
-                       for k in range(self.slices)]
-            maps = [np.arange(w.tokens)] * self.slices
+            uniques, maps = self.dense_slices()
         elif uniques is None:
             uniques, maps = w.uniques, w.maps
         return OutputTile(weights, uniques, maps)
 
     def expected(self, tile, *, dense, scale):
         return engine_output(self.arith, tile.weights, tile.uniques, tile.maps,
-                             multiplier=scale[0], shift=scale[1], dense=dense,
+                             scale=scale, dense=dense,
                              positions=self.workload.positions, window=self.window,
                              m_tile=self.m_tile, frame_stride=self.workload.geometry.frame_stride,
                              row_stride=self.workload.geometry.row_stride, theta2=self.theta2)
 
     async def run_tiles(self, tiles, *, dense, idle=0.0, stall=0.0):
         """Output tiles back to back (same tokens, slices and registers); every output beat
-        checked. Returns the int8 scale used."""
+        checked. Returns the runtime output scale used (``{}`` for a format without one)."""
         w = self.workload
         scale = self.output_scale(tiles[0].weights)
         geometry = w.geometry
-        for name, value in (("dense", int(dense)), ("tokens", w.tokens),
-                            ("slices", self.slices), ("multiplier", scale[0]),
-                            ("shift", scale[1]), ("frame_stride", geometry.frame_stride),
-                            ("row_stride", geometry.row_stride), ("theta2", self.theta2)):
+        registers = {"dense": int(dense), "tokens": w.tokens, "slices": self.slices,
+                     "frame_stride": geometry.frame_stride, "row_stride": geometry.row_stride,
+                     "theta2": self.theta2, **scale}
+        for name, value in registers.items():
             getattr(self.dut, name).value = value
         sink_tasks = self.flow(idle, stall)
         width = self.arith.operand_width
@@ -167,7 +166,7 @@ class EngineTB(ScatterTB):
         return scale
 
     async def run_tile(self, *, dense, idle=0.0, stall=0.0, uniques=None, maps=None):
-        """One output tile, checked; returns (the tile, the int8 scale)."""
+        """One output tile, checked; returns (the tile, the output scale)."""
         tile = self.tile(dense=dense, uniques=uniques, maps=maps)
         scale = await self.run_tiles([tile], dense=dense, idle=idle, stall=stall)
         return tile, scale
@@ -217,7 +216,7 @@ async def concentrated_tile_on_video_tokens(dut):
     for idle, stall in FLOW_PATTERNS:
         tile, scale = await tb.run_tile(dense=False, idle=idle, stall=stall)
     assert int(dut.array_vectors.value) == 2 * sum(len(u) for u in tile.uniques)
-    if tb.arith.name == "int8":
+    if tb.arith.exact_accumulation:
         # exact integers: the concentrated GEMM equals the dense GEMM on the merged input
         merged = tb.workload.merged
         acc = tb.gemm(merged, tile.weights)
@@ -225,7 +224,7 @@ async def concentrated_tile_on_video_tokens(dut):
         rows = np.array([e.unique[c] if c != sic.zero_code(tb.m_tile) else np.zeros(tb.cols)
                          for c in e.map])
         members = e.map != sic.zero_code(tb.m_tile)
-        want = tb.arith.requantize(acc, *scale)
+        want = tb.arith.convert_output(acc, **scale)
         singletons = np.bincount(e.map[members], minlength=len(e.unique)) == 1
         exact = members & np.isin(e.map, np.flatnonzero(singletons))
         assert np.array_equal(rows[exact], want[exact]), \
@@ -239,9 +238,9 @@ async def dense_mode_is_the_dense_gemm(dut):
     await tb.reset()
     for idle, stall in FLOW_PATTERNS:
         tile, scale = await tb.run_tile(dense=True, idle=idle, stall=stall)
-    if tb.arith.name == "int8":
+    if tb.arith.exact_accumulation:
         acc = tb.gemm(tb.workload.dense, tile.weights)
-        assert np.array_equal(tb.rows_out(), tb.arith.requantize(acc, *scale))
+        assert np.array_equal(tb.rows_out(), tb.arith.convert_output(acc, **scale))
 
 
 @cocotb.test(timeout_time=40, timeout_unit="ms")

@@ -7,9 +7,9 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles
 
-from golden.arith import ARITH
 from golden.scatter import ZERO, scatter_tile
 from rtl.scatter_accumulator import ScatterError
+from sim_cocotb.formats import golden_format
 from sim_cocotb.runner import tb_params
 from sim_cocotb.streams import (StreamSink, StreamSource, child_rngs, pack, pack_tile_vector,
                                 reset, start_clock, unpack_tile_vector)
@@ -21,7 +21,7 @@ class ScatterTB:
     def __init__(self, dut, test_id):
         self.dut = dut
         params, seed = tb_params()
-        self.arith = ARITH[params["dtype"]]
+        self.arith = golden_format(params["dtype"])
         self.cols, self.m_tile, self.lanes = params["cols"], params["m_tile"], params["lanes"]
         self.group_bits = max(self.m_tile - 1, 1).bit_length()
         self.rng = np.random.default_rng([seed, test_id])

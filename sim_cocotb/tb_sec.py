@@ -3,7 +3,8 @@
 Every check compares against the bit-exact models of ``golden.sec`` and, for selections, the
 tensor-level ``golden.algorithm.select_tokens`` / ``decode_offsets``.
 Parameters (:func:`sim_cocotb.runner.tb_params`): ``dtype``, ``sort_width``, ``max_tokens``,
-``offset_bits``.
+``offset_bits``. The importance format (key width, raw codes, invalid values) is read from the
+golden number format of ``dtype`` (``sim_cocotb.formats.golden_format``).
 """
 
 import random
@@ -17,8 +18,8 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from golden import sec as G
 from golden.algorithm import decode_offsets, select_tokens, token_importance
-from rtl.sec_common import (READ_REQUEST, code_beat, importance_beat, importance_width,
-                            index_beat, probs_beat)
+from rtl.sec_common import READ_REQUEST, code_beat, importance_beat, index_beat, probs_beat
+from sim_cocotb.formats import golden_format
 from sim_cocotb.runner import tb_params
 from sim_cocotb.streams import StreamSink, StreamSource
 
@@ -93,16 +94,16 @@ class SecTB:
     def __init__(self, dut, test_id):
         self.dut = dut
         params, seed = tb_params()
-        self.dtype = params["dtype"]
+        self.arith = golden_format(params["dtype"])
         self.a, self.n = params["sort_width"], params["max_tokens"]
         self.bits = params["offset_bits"]
-        self.width = importance_width(self.dtype)
+        self.width = self.arith.importance_width
         self.rng = np.random.default_rng([seed, test_id])
         self.probs_layout = probs_beat(self.width, self.a, self.n)
         self.importance_layout = importance_beat(self.width)
         self.index_layout = index_beat(self.n)
         self.code_layout = code_beat(self.bits)
-        self.sec = dict(dtype=self.dtype, sort_width=self.a, max_tokens=self.n)
+        self.sec = dict(sort_width=self.a, max_tokens=self.n)
         dut._log.info("seed %d, test id %d, %s", seed, test_id, params)
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
 
@@ -132,24 +133,16 @@ class SecTB:
 
     # --- stimulus ----------------------------------------------------------------------------
     def random_probs(self, rows, count, style=None):
-        """Raw probabilities ``(rows, count)``: random, heavily tied, or constant."""
-        rng = self.rng
+        """Raw probabilities ``(rows, count)``: random, heavily tied (values at the edges of
+        the format, -0 too where it has one), or constant."""
+        rng, arith = self.rng, self.arith
         style = style or rng.choice(["random", "ties", "constant"])
-        if self.dtype == "fp16":
-            if style == "random":
-                raw = G.fp16_bits(rng.random((rows, count)) ** 3)
-            elif style == "ties":
-                choices = G.fp16_bits([0.0, 2.0 ** -24, 0.001, 0.25, 1 / 3, 1.0])
-                raw = rng.choice(np.append(choices, 0x8000), size=(rows, count))  # -0 too
-            else:
-                raw = np.full((rows, count), G.fp16_bits(0.125))
+        if style == "random":
+            raw = arith.random_importance(rng, (rows, count))
+        elif style == "ties":
+            raw = rng.choice(arith.importance_ties, size=(rows, count))
         else:
-            if style == "random":
-                raw = G.quantize_probability(rng.random((rows, count)) ** 2)
-            elif style == "ties":
-                raw = rng.choice([0, 1, 2, 255], size=(rows, count))
-            else:
-                raw = np.full((rows, count), 7)
+            raw = np.full((rows, count), arith.importance_codes(0.125))
         return np.asarray(raw, dtype=np.int64)
 
     def reference_selection(self, raw, k):
@@ -157,11 +150,8 @@ class SecTB:
 
         Values that are not probabilities (NaN, inf, negative) count as 0, as documented.
         """
-        keys, invalid = G.sanitize(raw, self.dtype)
-        if self.dtype == "fp16" and not invalid.any():
-            values = np.asarray(raw, dtype=np.uint16).view(np.float16)
-        else:
-            values = keys
+        keys, invalid = self.arith.sanitize_importance(raw)
+        values = keys if invalid.any() else self.arith.importance_values(raw)
         importance = token_importance(values[None])
         return select_tokens(importance, min(max(k, 1), importance.size))
 
@@ -190,7 +180,8 @@ class SecTB:
                 beats = stimulus
             else:
                 beats = G.probability_beats(stimulus, self.a, rng=self.rng)
-            model = G.semantic_concentrator(beats, k, **self.sec, offset_bits=self.bits)
+            model = G.semantic_concentrator(self.arith, beats, k, **self.sec,
+                                            offset_bits=self.bits)
             expected.append((stimulus, k, model))
             dut.k.value = k
             await probs.send(self.probs_beats(beats))
@@ -264,8 +255,8 @@ async def top_huge_gaps(dut):
     tb = SecTB(dut, 3)
     await tb.reset()
     n = tb.n
-    floor_value = G.fp16_bits(0.001) if tb.dtype == "fp16" else 1
-    high = G.fp16_bits(0.9) if tb.dtype == "fp16" else 200
+    floor_value = tb.arith.importance_codes(2.0 ** -8)
+    high = tb.arith.importance_codes(0.9)
     layers = []
     for picks in ([n - 1], [0, n - 1], [0, n // 2, n - 1], [n // 3]):
         raw = np.full((1, n), floor_value, dtype=np.int64)
@@ -304,18 +295,18 @@ async def top_bad_inputs(dut):
     if (1 << groups_field.width) * a > count:
         stray = G.probability_beats(raw, a)
         bad_group = (count + a - 1) // a
-        stray.insert(0, G.ProbsBeat(tuple([G.fp16_bits(1.0) if tb.dtype == "fp16" else 255]
-                                          * a), bad_group, count, False))
+        stray.insert(0, G.ProbsBeat(tuple([int(tb.arith.importance_codes(1.0))] * a),
+                                    bad_group, count, False))
         cases.append(("group past M", [(stray, 2)], ["bad_group"]))
-    if tb.dtype == "fp16":
-        for name, bits in (("NaN", 0x7E00), ("+inf", 0x7C00), ("-inf", 0xFC00),
-                           ("negative", G.fp16_bits(-0.5)), ("negative subnormal", 0x8001)):
-            bad = raw.copy()
-            bad[0, count // 2] = bits
-            bad[1, 0] = bits
-            cases.append((name, [(bad, 2)], ["bad_value"]))
+    for name, bits in tb.arith.invalid_importance:         # fp16: NaN, infinities, negatives
+        bad = raw.copy()
+        bad[0, count // 2] = bits
+        bad[1, 0] = bits
+        cases.append((name, [(bad, 2)], ["bad_value"]))
+    minus_zero = tb.arith.importance_codes(-0.0)
+    if minus_zero != tb.arith.importance_codes(0.0):        # a format with a -0 (fp16)
         negative_zero = raw.copy()
-        negative_zero[:, count - 1] = 0x8000
+        negative_zero[:, count - 1] = minus_zero
         cases.append(("-0 is a valid zero", [(negative_zero, count)], []))
     for name, layers, errors in cases:
         dut._log.info("bad input case: %s", name)
@@ -360,7 +351,7 @@ async def analyzer_passes(dut):
             count = int(tb.rng.integers(1, tb.n + 1))
             raw = tb.random_probs(int(tb.rng.integers(1, 4)), count)
             beats = G.probability_beats(raw, tb.a, rng=tb.rng)
-            model = G.analyze_layer(beats, **tb.sec)
+            model = G.analyze_layer(tb.arith, beats, **tb.sec)
             start = len(sink.beats)
             passes = int(tb.rng.integers(1, 4))
             await probs.send(tb.probs_beats(beats))
@@ -410,7 +401,7 @@ async def sorter_standalone(dut):
     for idle, stall in FLOW_PATTERNS:
         for _ in range(2):
             count = int(tb.rng.integers(1, tb.n + 1))
-            values, _ = G.sanitize(tb.random_probs(1, count)[0], tb.dtype)
+            values, _ = tb.arith.sanitize_importance(tb.random_probs(1, count)[0])
             k = int(tb.rng.choice(tb.interesting_k(count)))
             await tb.run_sorter(values, k, idle=idle, stall=stall)
     assert int(dut.so_error.value) == 0
@@ -422,7 +413,7 @@ async def sorter_cycle_counts(dut):
     tb = SecTB(dut, 12)
     await tb.reset()
     for count in sorted({tb.n, max(1, tb.n // 2 + 1), min(tb.n, tb.a)}):
-        values, _ = G.sanitize(tb.random_probs(1, count, "random")[0], tb.dtype)
+        values, _ = tb.arith.sanitize_importance(tb.random_probs(1, count, "random")[0])
         for k in tb.interesting_k(count):
             await tb.run_sorter(values, k, exact_cycles=True)
 
@@ -432,7 +423,7 @@ async def sorter_bad_passes(dut):
     """Passes of the wrong length raise BAD_PASS and the sorter still finishes the layer."""
     tb = SecTB(dut, 9)
     count = min(tb.n, 2 * tb.a + 1)
-    values, _ = G.sanitize(tb.random_probs(1, count, "random")[0], tb.dtype)
+    values, _ = tb.arith.sanitize_importance(tb.random_probs(1, count, "random")[0])
     k = min(count, tb.a + 1)
     for lengths in ([count, count - 1], [count, count + 1]):
         if min(lengths) < 1 or max(lengths) > tb.n:

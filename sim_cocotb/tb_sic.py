@@ -15,6 +15,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from golden import sic
 from sim_cocotb import tb_sic_cases as cases
+from sim_cocotb.formats import golden_format
 from sim_cocotb.runner import tb_params
 from sim_cocotb.streams import StreamSink, StreamSource, pack, unpack_tile_vector
 
@@ -29,14 +30,14 @@ class SicTB:
     def __init__(self, dut, test_id):
         self.dut = dut
         params, seed = tb_params()
-        self.dtype = params["dtype"]
+        self.arith = golden_format(params["dtype"])
         self.size = params["rows"]
         self.m_tile = params["m_tile"]
         self.window = tuple(params["window"])
         self.window_vectors = params["window_vectors"]
         self.matchers = params["matchers"]
         self.position_bits = params["position_bits"]
-        self.width = 8 if self.dtype == "int8" else 16
+        self.width = self.arith.operand_width
         self.map_bits = sic.map_bits(self.m_tile)
         self.rng = np.random.default_rng([seed, test_id])
         dut._log.info("seed %d, test id %d, %s", seed, test_id, params)
@@ -90,7 +91,7 @@ class SicTB:
         right after the previous case's last beat is accepted), check every output beat;
         returns timing. ``stall`` applies to both outputs unless ``map_stall`` is given."""
         expected = [tile for case in cases_
-                    for tile in case.expected(dtype=self.dtype, window=self.window,
+                    for tile in case.expected(self.arith, window=self.window,
                                               m_tile=self.m_tile)]
         beats = [self.beats(case.sequences) for case in cases_]
         switches = [(sum(len(b) for b in beats[:i]), case) for i, case in enumerate(cases_)]
@@ -141,7 +142,7 @@ class SicTB:
         for t, tile in enumerate(expected):
             for g, vector in enumerate(tile.unique):
                 values, first, last = unpack_tile_vector(
-                    unique_beats[index], self.width, self.size, signed=self.dtype == "int8")
+                    unique_beats[index], self.width, self.size, signed=self.arith.signed)
                 want = [int(v) for v in vector]
                 assert (values, first, last) == (want, int(g == 0),
                                                  int(g == len(tile.unique) - 1)), \
@@ -164,7 +165,7 @@ async def realistic_workloads(dut):
     await tb.reset()
     for number, (idle, stall) in enumerate(FLOW_PATTERNS):
         geometry = "small" if number % 2 and tb.window_vectors >= 51 else "tiny"
-        case = cases.realistic(tb.rng, dtype=tb.dtype, vector_size=tb.size, geometry=geometry,
+        case = cases.realistic(tb.rng, arith=tb.arith, vector_size=tb.size, geometry=geometry,
                                slots=2, keep=[0.6, 0.8, 1.0, 0.5][number], seed=number,
                                tile_length=[tb.m_tile, 16, 11, tb.m_tile][number],
                                m_tile=tb.m_tile)
@@ -179,7 +180,7 @@ async def merge_chains_wraps_ties(dut):
     await tb.reset()
     for number, theta in enumerate([0.9, 0.0, 0.95, 0.9, 1.0, 0.5]):
         idle, stall = FLOW_PATTERNS[number % len(FLOW_PATTERNS)]
-        case = cases.copy_chains(tb.rng, dtype=tb.dtype, vector_size=tb.size,
+        case = cases.copy_chains(tb.rng, arith=tb.arith, vector_size=tb.size,
                                  window=tb.window, frame_stride=12, row_stride=4,
                                  tokens=3 * tb.m_tile + 7, theta=theta,
                                  noise=[0.05, 0.3, 0.02, 0.0, 0.0, 0.2][number],
@@ -194,7 +195,7 @@ async def registers_change_between_tiles(dut):
     in the matcher and being drained): each run must see its own registers."""
     tb = SicTB(dut, 10)
     await tb.reset()
-    runs = [cases.copy_chains(tb.rng, dtype=tb.dtype, vector_size=tb.size, window=tb.window,
+    runs = [cases.copy_chains(tb.rng, arith=tb.arith, vector_size=tb.size, window=tb.window,
                               frame_stride=stride, row_stride=4, tokens=tokens, theta=theta,
                               noise=0.1, tile_length=length)
             for stride, theta, tokens, length in ((12, 0.9, 2 * tb.m_tile, tb.m_tile),
@@ -214,7 +215,7 @@ async def every_candidate_invalid_in_turn(dut):
     candidates = len(cases.candidate_offsets(12, 4, tb.window))
     for how in ("prune", "zero", "tile"):
         for invalid in [None] + list(range(candidates)):
-            case = cases.cone(tb.rng, dtype=tb.dtype, vector_size=tb.size, window=tb.window,
+            case = cases.cone(tb.rng, arith=tb.arith, vector_size=tb.size, window=tb.window,
                               frame_stride=12, row_stride=4, invalidate=invalid, how=how)
             await tb.run(case, idle=0.2 if how == "zero" else 0.0,
                          stall=0.3 if how == "tile" else 0.0)
@@ -226,7 +227,7 @@ async def exact_ties_and_threshold_equality(dut):
     must win), and cos**2 exactly equal to theta**2 (not similar) or one LSB above it."""
     tb = SicTB(dut, 8)
     await tb.reset()
-    kwargs = dict(dtype=tb.dtype, vector_size=tb.size, window=tb.window, frame_stride=12,
+    kwargs = dict(arith=tb.arith, vector_size=tb.size, window=tb.window, frame_stride=12,
                   row_stride=4)
     ties = cases.exact_ties(tb.rng, **kwargs)
     await tb.run(cases.SicCase("ties", 12, 4, 1 << 14, tb.m_tile, ties), idle=0.2, stall=0.2)
@@ -244,7 +245,7 @@ async def all_similar_and_none_similar(dut):
     await tb.reset()
     for idle, stall in FLOW_PATTERNS[:2] + FLOW_PATTERNS[3:]:
         for similar in (True, False):
-            case = cases.uniform(tb.rng, dtype=tb.dtype, vector_size=tb.size,
+            case = cases.uniform(tb.rng, arith=tb.arith, vector_size=tb.size,
                                  tokens=2 * tb.m_tile + 3, similar=similar,
                                  tile_length=tb.m_tile)
             await tb.run(case, idle=idle, stall=stall)
@@ -259,7 +260,7 @@ async def zero_vectors_and_holes(dut):
     tb = SicTB(dut, 5)
     await tb.reset()
     size = tb.size
-    base = cases.copy_chains(tb.rng, dtype=tb.dtype, vector_size=size, window=tb.window,
+    base = cases.copy_chains(tb.rng, arith=tb.arith, vector_size=size, window=tb.window,
                              frame_stride=12, row_stride=4, tokens=60, zero=0.3, keep=0.9,
                              tile_length=8)
     vectors, positions = base.sequences[0]
@@ -276,11 +277,12 @@ async def zero_vectors_and_holes(dut):
     await tb.run(case, idle=0.4, stall=0.4)
     # A tile spanning more positions than the layouter holds: positions 0..19 and then
     # 64+6 .. 64+17 reuse slots 6..17 inside the tile. The vector at 64+7 is unusable
-    # (fp16: +inf in every lane; int8: all zero) and is the only candidate in the window of
-    # the key at 64+8: the slot must carry the new vector's flag, not its old occupant's.
+    # (every lane the format's ``sic.invalid_candidate``: fp16 +inf; int8 zero) and is the
+    # only candidate in the window of the key at 64+8: the slot must carry the new vector's
+    # flag, not its old occupant's.
     positions = np.concatenate([np.arange(20), 64 + np.arange(6, 18)])
-    values = cases.encode(0.5 + 0.5 * tb.rng.random((positions.size, size)), tb.dtype)
-    values[21] = 0x7C00 if tb.dtype == "fp16" else 0
+    values = cases.encode(0.5 + 0.5 * tb.rng.random((positions.size, size)), tb.arith)
+    values[21] = tb.arith.sic.invalid_candidate
     wrap = cases.SicCase("slot-reuse", 12, 4, sic.theta_register(0.5), tb.m_tile,
                          [(values, positions)])
     await tb.run(wrap)
@@ -293,7 +295,7 @@ async def extreme_operands(dut):
     tb = SicTB(dut, 9)
     await tb.reset()
     for number, theta in enumerate([0.5, 0.0, 0.9]):
-        case = cases.extreme_operands(tb.rng, dtype=tb.dtype, vector_size=tb.size,
+        case = cases.extreme_operands(tb.rng, arith=tb.arith, vector_size=tb.size,
                                       window=tb.window, frame_stride=12, row_stride=4,
                                       tokens=2 * tb.m_tile + 11, theta=theta,
                                       tile_length=[tb.m_tile, 13, tb.m_tile][number])
@@ -305,7 +307,7 @@ async def register_errors_raise_the_flag(dut):
     """A window that does not fit, tile lengths 0 and above m_tile, a missing ``first`` and a
     descending position each raise the sticky error flag; reset clears it."""
     tb = SicTB(dut, 6)
-    vectors = cases.encode(cases.random_direction(tb.rng, tb.size, 4), tb.dtype)
+    vectors = cases.encode(cases.random_direction(tb.rng, tb.size, 4), tb.arith)
     # A stride the window uses, as large as the layouter: the span exceeds it.
     stride = "frame_stride" if tb.window[0] > 1 else "row_stride"
     bad = [
@@ -347,7 +349,7 @@ async def reset_in_mid_tile(dut):
     """Reset while a tile is being matched and drained; the next run must be exact."""
     tb = SicTB(dut, 7)
     await tb.reset()
-    case = cases.copy_chains(tb.rng, dtype=tb.dtype, vector_size=tb.size, window=tb.window,
+    case = cases.copy_chains(tb.rng, arith=tb.arith, vector_size=tb.size, window=tb.window,
                              frame_stride=12, row_stride=4, tokens=2 * tb.m_tile,
                              tile_length=tb.m_tile)
     tb.registers(case)

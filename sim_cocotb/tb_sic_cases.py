@@ -1,9 +1,11 @@
 """Stimuli for the SIC gather unit (NumPy only): realistic and directed sequences.
 
 A *case* is a :class:`SicCase`: runtime registers plus a list of sequences, each a pair
-``(vectors, positions)`` of operand patterns (``golden.sic.to_operands``) and strictly
-ascending original positions. The cocotb testbench (``tb_sic``), the golden-model tests
-(``tests/test_golden_sic.py``) and the benchmark (``bench_sic``) share them.
+``(vectors, positions)`` of operand patterns and strictly ascending original positions.
+Every generator takes the golden number format ``arith`` (``golden.arith``) and asks it for
+everything format-dependent (operand encoding, extreme and special values). The cocotb
+testbench (``tb_sic``), the golden-model tests (``tests/test_golden_sic.py``) and the
+benchmark (``bench_sic``) share them.
 """
 
 import dataclasses
@@ -26,10 +28,10 @@ class SicCase:
     tile_length: int
     sequences: list
 
-    def expected(self, *, dtype, window, m_tile):
+    def expected(self, arith, *, window, m_tile):
         """``golden.sic.gather`` of every sequence, as one list of tiles."""
         return [tile for vectors, positions in self.sequences
-                for tile in sic.gather(vectors, positions, dtype=dtype, window=window,
+                for tile in sic.gather(arith, vectors, positions, window=window,
                                        m_tile=m_tile, frame_stride=self.frame_stride,
                                        row_stride=self.row_stride, theta2=self.theta2,
                                        tile_length=self.tile_length)]
@@ -41,16 +43,16 @@ def random_direction(rng, size, count):
     return values / np.linalg.norm(values, axis=1, keepdims=True)
 
 
-def encode(values, dtype, peak=None):
-    """Operand patterns of real vectors: int8 scaled so ``peak`` (default max) maps to 100."""
+def encode(values, arith, peak=None):
+    """Operand patterns of real vectors (``arith.to_operands``): a fixed-point format
+    (int8) scales them so that ``peak`` (default: the largest magnitude) maps to 100."""
     values = np.asarray(values, dtype=np.float64)
-    if dtype == "int8":
-        top = float(np.max(np.abs(values))) if peak is None else peak
-        return sic.to_operands(values, "int8", scale=100.0 / top if top > 0 else 1.0)
-    return sic.to_operands(values, "fp16")
+    if peak is None:
+        peak = float(np.max(np.abs(values))) if values.size else 0.0
+    return arith.to_operands(values, scale=100.0 / peak if peak > 0 else 1.0)
 
 
-def realistic(rng, *, dtype, vector_size, geometry="tiny", slots=2, keep=0.7, seed=0,
+def realistic(rng, *, arith, vector_size, geometry="tiny", slots=2, keep=0.7, seed=0,
               theta=0.9, tile_length=None, m_tile=32):
     """Video-like tokens from photographs (``golden.workloads``), randomly pruned.
 
@@ -59,7 +61,7 @@ def realistic(rng, *, dtype, vector_size, geometry="tiny", slots=2, keep=0.7, se
     """
     shape = GEOMETRIES[geometry]
     tokens = video_tokens(shape, vector_size * slots, seed=seed)
-    operands = sic.to_operands(tokens, dtype)
+    operands = arith.to_operands(tokens)
     kept = np.flatnonzero(rng.random(tokens.shape[0]) < keep)
     sequences = [(operands[kept, t * vector_size:(t + 1) * vector_size], kept)
                  for t in range(slots)]
@@ -67,7 +69,7 @@ def realistic(rng, *, dtype, vector_size, geometry="tiny", slots=2, keep=0.7, se
                    sic.theta_register(theta), tile_length or m_tile, sequences)
 
 
-def copy_chains(rng, *, dtype, vector_size, window, frame_stride, row_stride, tokens,
+def copy_chains(rng, *, arith, vector_size, window, frame_stride, row_stride, tokens,
                 copy=0.6, noise=0.05, keep=0.85, zero=0.05, theta=0.9, tile_length=32):
     """Tokens that copy (with noise) a random candidate position: merges, chains, wraps.
 
@@ -89,12 +91,12 @@ def copy_chains(rng, *, dtype, vector_size, window, frame_stride, row_stride, to
             values[position] = random_direction(rng, vector_size, 1)[0]
     values[rng.random(tokens) < zero] = 0.0
     kept = np.flatnonzero(rng.random(tokens) < keep)
-    operands = encode(values, dtype, peak=2.0)
+    operands = encode(values, arith, peak=2.0)
     return SicCase("copy-chains", frame_stride, row_stride, sic.theta_register(theta),
                    tile_length, [(operands[kept], kept)])
 
 
-def cone(rng, *, dtype, vector_size, window, frame_stride, row_stride, invalidate=None,
+def cone(rng, *, arith, vector_size, window, frame_stride, row_stride, invalidate=None,
          how="prune", favourite=None, spread=20.0, step=1.0):
     """A key whose candidates all pass, ranked, around a cone.
 
@@ -128,7 +130,7 @@ def cone(rng, *, dtype, vector_size, window, frame_stride, row_stride, invalidat
     positions = sorted(values)
     if invalidate is not None and how == "prune":
         positions.remove(key_position - int(offsets[invalidate]))
-    operands = encode(np.array([values[p] for p in positions]), dtype, peak=1.0)
+    operands = encode(np.array([values[p] for p in positions]), arith, peak=1.0)
     positions = np.array(positions)
     tile_length = len(positions)
     if invalidate is not None and how == "tile":
@@ -138,7 +140,7 @@ def cone(rng, *, dtype, vector_size, window, frame_stride, row_stride, invalidat
         tile_length = max(lead, len(positions) - lead)
         pad = tile_length - lead
         if pad:
-            operands = np.concatenate([encode(random_direction(rng, vector_size, pad), dtype),
+            operands = np.concatenate([encode(random_direction(rng, vector_size, pad), arith),
                                        operands])
             positions = np.concatenate([np.arange(pad), positions + pad])
     theta = np.cos(np.radians(spread + count * step + 0.5))
@@ -146,7 +148,7 @@ def cone(rng, *, dtype, vector_size, window, frame_stride, row_stride, invalidat
                    sic.theta_register(theta), max(tile_length, 1), [(operands, positions)])
 
 
-def uniform(rng, *, dtype, vector_size, tokens, similar, tile_length, frame_stride=12,
+def uniform(rng, *, arith, vector_size, tokens, similar, tile_length, frame_stride=12,
             row_stride=4):
     """All tokens identical (``similar``: one group per tile, threshold 0) or no two similar.
 
@@ -159,12 +161,12 @@ def uniform(rng, *, dtype, vector_size, tokens, similar, tile_length, frame_stri
     else:
         values = random_direction(rng, vector_size, tokens)
         theta2 = (1 << sic.THETA_BITS) - 1
-    operands = encode(values, dtype, peak=1.0)
+    operands = encode(values, arith, peak=1.0)
     return SicCase("all-similar" if similar else "none-similar", frame_stride, row_stride,
                    theta2, tile_length, [(operands, np.arange(tokens))])
 
 
-def exact_ties(rng, *, dtype, vector_size, window, frame_stride, row_stride, pairs=None):
+def exact_ties(rng, *, arith, vector_size, window, frame_stride, row_stride, pairs=None):
     """Exact ties between candidates of different groups, and exact threshold equalities.
 
     The key ``s * (e0 + e1)`` sits at the window's corner. For a pair ``(i, j)`` of candidate
@@ -173,14 +175,15 @@ def exact_ties(rng, *, dtype, vector_size, window, frame_stride, row_stride, pai
     join ``i`` (the first maximum). Every other candidate is ``-(e0 + e1)`` (negative dot).
     With ``i == j`` only candidate ``i`` is set and ``theta2`` is 2**15 or 2**15 - 1, i.e.
     ``cos**2`` equals theta**2 exactly (not similar: the test is strict) or just exceeds it.
-    One sequence per pair; ``theta2`` = 2**14 for the tie cases.
+    One sequence per pair; ``theta2`` = 2**14 for the tie cases. The scales are integers
+    times 0.1 (a fixed-point format encodes 1.0 as 100, so its operands are the integers
+    times 10, exactly).
     """
     if vector_size < 2:
         raise ValueError("exact ties need vector_size >= 2")
     offsets = candidate_offsets(frame_stride, row_stride, window)
     count = offsets.size
     key_position = int(offsets.max())
-    scale = 100 if dtype == "int8" else 1.0
     if pairs is None:
         pairs = [(i, j) for i in range(count) for j in range(i + 1, count)]
     built = []
@@ -193,34 +196,26 @@ def exact_ties(rng, *, dtype, vector_size, window, frame_stride, row_stride, pai
         if j != i:
             values[key_position - int(offsets[j])] = rng.integers(1, 9) * np.eye(vector_size)[1]
         positions = np.array(sorted(values))
-        vectors = np.array([values[p] for p in positions]) * (scale / 10)
-        built.append((encode(vectors, dtype, peak=None if dtype == "fp16" else 10.0 * scale / 10),
-                      positions))
+        vectors = np.array([values[p] for p in positions]) * 0.1
+        built.append((encode(vectors, arith, peak=1.0), positions))
     return built
 
 
-def extreme_operands(rng, *, dtype, vector_size, window, frame_stride, row_stride, tokens,
+def extreme_operands(rng, *, arith, vector_size, window, frame_stride, row_stride, tokens,
                      theta=0.5, tile_length=32):
     """Copy chains over the format's extreme operands.
 
-    int8: elements from {-128, -127, -1, 0, 1, 127}. fp16: ``golden.arith.Fp16Arith``'s
-    operands (subnormals, signed zeros, the largest normals, pairs that cancel), vectors of
-    all ``-0``, and vectors holding an infinity or a NaN (never similar to anything: each
-    must come out unchanged as its own group, NaN canonical). A copied vector has one
-    element replaced by a fresh extreme operand, so group sums cancel and round at the
-    edges of the format.
+    Elements are ``arith.extreme_operands`` (int8: {-128, -127, -1, 0, 1, 127}; fp16:
+    subnormals, signed zeros, the largest normals, pairs that cancel); some vectors are all
+    ``arith.negative_zero``, and, when the format has ``special_operands`` (fp16:
+    infinities, NaNs), some vectors hold one (never similar to anything: each must come out
+    unchanged as its own group, NaN canonical). A copied vector has one element replaced by
+    a fresh extreme operand, so group sums cancel and round at the edges of the format.
     """
-    from golden.arith import ARITH
     offsets = candidate_offsets(frame_stride, row_stride, window)
-    if dtype == "int8":
-        table = np.array([-128, -127, -1, 0, 1, 127])
 
-        def fresh(count):
-            return rng.choice(table, size=(count, vector_size))
-    else:
-        def fresh(count):
-            values = ARITH["fp16"].random_operands(rng, (count, vector_size)).astype(np.int64)
-            return np.where(((values >> 10) & 0x1F) == 0x1F, 0x3C00, values)
+    def fresh(count):
+        return arith.extreme_operands(rng, (count, vector_size))
     vectors = fresh(tokens)
     for position in range(tokens):
         choices = offsets[offsets <= position]
@@ -229,9 +224,8 @@ def extreme_operands(rng, *, dtype, vector_size, window, frame_stride, row_strid
             vectors[position] = vectors[position - int(rng.choice(choices))]
             vectors[position, rng.integers(vector_size)] = fresh(1)[0, 0]
         elif roll < 0.65:
-            vectors[position] = 0x8000 if dtype == "fp16" else 0
-        elif dtype == "fp16" and roll < 0.72:
-            vectors[position, rng.integers(vector_size)] = rng.choice(
-                [0x7C00, 0xFC00, 0x7E00, 0xFE55, 0x7D01])
-    return SicCase(f"extremes-{dtype}", frame_stride, row_stride, sic.theta_register(theta),
+            vectors[position] = arith.negative_zero
+        elif arith.special_operands and roll < 0.72:
+            vectors[position, rng.integers(vector_size)] = rng.choice(arith.special_operands)
+    return SicCase(f"extremes-{arith.name}", frame_stride, row_stride, sic.theta_register(theta),
                    tile_length, [(vectors, np.arange(tokens))])

@@ -13,9 +13,10 @@ import pytest
 import softfloatpy as sf
 
 from golden import fp
-from golden.arith import ARITH, Fp16Arith
+from golden.arith import Fp16Arith
 from golden.fp_vectors import FP16_CLASSES, UNITS, vector_count
 from golden.systolic_array import fold
+from sim_cocotb.formats import golden_format
 
 pytestmark = pytest.mark.golden
 
@@ -162,7 +163,7 @@ def test_known_values():
 # --- the fp16 arithmetic of the array golden model ----------------------------------------
 
 def test_fp16_arith_registered():
-    assert ARITH["fp16"] is Fp16Arith
+    assert golden_format("fp16") is Fp16Arith
     assert (Fp16Arith.operand_width, Fp16Arith.accumulator_width, Fp16Arith.signed) == (
         16, 32, False)
 

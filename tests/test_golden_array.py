@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from golden.arith import ARITH
+from golden.arith import Int8Arith
 from golden.systolic_array import fold, systolic_array
 
 pytestmark = pytest.mark.golden
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.golden
 
 def test_int8_fold_equals_integer_matmul():
     rng = np.random.default_rng(1)
-    arith = ARITH["int8"]
+    arith = Int8Arith
     for rows, cols, p in [(2, 2, 1), (4, 8, 17), (32, 32, 64)]:
         w = arith.random_operands(rng, (rows, cols))
         a = arith.random_operands(rng, (p, rows))
@@ -19,7 +19,7 @@ def test_int8_fold_equals_integer_matmul():
 
 
 def test_int8_extremes_do_not_wrap_within_k_of_the_spec():
-    arith = ARITH["int8"]
+    arith = Int8Arith
     k = 18944  # largest published K
     w = np.full((k, 1), -128)
     a = np.full((1, k), -128)
@@ -27,14 +27,14 @@ def test_int8_extremes_do_not_wrap_within_k_of_the_spec():
 
 
 def test_int8_accumulator_wraps_like_int32():
-    arith = ARITH["int8"]
+    arith = Int8Arith
     assert arith.add(2**31 - 1, 1) == -(2**31)
     assert arith.add(-(2**31), -1) == 2**31 - 1
 
 
 def test_sequence_of_folds_uses_one_tile_each():
     rng = np.random.default_rng(2)
-    arith = ARITH["int8"]
+    arith = Int8Arith
     tiles = [arith.random_operands(rng, (4, 4)) for _ in range(3)]
     folds = [arith.random_operands(rng, (p, 4)) for p in (1, 5, 2)]
     for out, w, a in zip(systolic_array(arith, tiles, folds), tiles, folds):

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from golden.algorithm import ZERO
-from golden.arith import ARITH
+from golden.arith import Int8Arith
 from golden.engine import engine_tile
 from golden.scatter import scatter_tile
 
 pytestmark = pytest.mark.golden
-INT8 = ARITH["int8"]
+INT8 = Int8Arith
 
 
 def reference_requantize(x, multiplier, shift):
@@ -74,5 +74,5 @@ def test_concentrated_engine_equals_dense_gemm_on_merged_input():
         maps.append(mapping)
         merged = np.hstack([merged, dense])
     want = INT8.requantize(merged @ np.vstack(tiles), 3, 9)
-    np.testing.assert_array_equal(engine_tile(INT8, tiles, uniques, maps, multiplier=3, shift=9),
-                                  want)
+    np.testing.assert_array_equal(
+        engine_tile(INT8, tiles, uniques, maps, scale={"multiplier": 3, "shift": 9}), want)

@@ -6,6 +6,7 @@ import pytest
 from golden import sec as G
 from golden.algorithm import (decode_offsets, encode_offsets, select_tokens,
                               token_importance)
+from golden.arith import Fp16Arith, Int8Arith
 
 pytestmark = [pytest.mark.sec, pytest.mark.golden]
 
@@ -47,7 +48,7 @@ def test_fp16_keys_order_like_the_numbers(seed):
     rng = np.random.default_rng(seed)
     probs = np.concatenate([rng.random(500).astype(np.float16),
                             np.float16([0.0, -0.0, 2.0 ** -24, 65504.0])])
-    keys, invalid = G.sanitize(G.fp16_bits(probs), "fp16")
+    keys, invalid = Fp16Arith.sanitize_importance(Fp16Arith.importance_codes(probs))
     assert not invalid.any()
     order = np.argsort(probs.astype(np.float64), kind="stable")
     assert np.all(np.diff(keys[order]) >= 0)
@@ -58,42 +59,46 @@ def test_fp16_keys_order_like_the_numbers(seed):
                                        (0xFE01, True), (0x8001, True), (0xBC00, True),
                                        (0x8000, False), (0x0000, False), (0x7BFF, False)])
 def test_fp16_sanitize_table(bits, bad):
-    key, invalid = G.sanitize([bits], "fp16")
+    key, invalid = Fp16Arith.sanitize_importance([bits])
     assert bool(invalid[0]) == bad
     assert key[0] == (0 if bad or bits == 0x8000 else bits)
 
 
 def test_int8_quantization_is_monotonic():
     probs = np.linspace(0, 1, 1001)
-    codes = G.quantize_probability(probs)
+    codes = Int8Arith.importance_codes(probs)
     assert codes[0] == 0 and codes[-1] == 255 and np.all(np.diff(codes) >= 0)
-    assert G.quantize_probability([-0.5, 2.0]).tolist() == [0, 255]
+    assert Int8Arith.importance_codes([-0.5, 2.0]).tolist() == [0, 255]
 
 
-@pytest.mark.parametrize("dtype", ["fp16", "int8"])
-def test_analyzer_is_token_importance(dtype, seed):
+def test_int8_codes_are_valid_keys():
+    codes = np.arange(256)
+    keys, invalid = Int8Arith.sanitize_importance(codes)
+    assert keys.tolist() == codes.tolist() and not invalid.any()
+    assert Int8Arith.importance_values(Int8Arith.importance_codes([0.25, 1 / 3])).tolist() \
+        == [64 / 256, 85 / 256]
+
+
+@pytest.mark.parametrize("arith", [Fp16Arith, Int8Arith], ids=lambda a: a.name)
+def test_analyzer_is_token_importance(arith, seed):
+    """The analyzer's buffer holds the codes of the tensor-level importance (max over rows)
+    of the numbers the raw codes stand for."""
     rng = np.random.default_rng(seed)
     for sort_width in (1, 5, 32):
         count = int(rng.integers(1, 200))
-        probs = rng.random((2, 3, count)) ** 3
-        if dtype == "fp16":
-            probs = probs.astype(np.float16)
-            raw = G.fp16_bits(probs)
-            reference = G.fp16_bits(token_importance(probs))
-        else:
-            raw = G.quantize_probability(probs)
-            reference = token_importance(raw)
+        raw = arith.importance_codes(rng.random((2, 3, count)) ** 3)
+        reference = arith.importance_codes(token_importance(arith.importance_values(raw)))
         beats = G.probability_beats(raw.reshape(-1, count), sort_width, rng=rng)
-        result = G.analyze_layer(beats, dtype=dtype, sort_width=sort_width, max_tokens=256)
+        result = G.analyze_layer(arith, beats, sort_width=sort_width, max_tokens=256)
         assert np.array_equal(result.importance, reference)
         assert result.tokens == count and not any(result.errors.values())
 
 
 def test_analyzer_bad_input():
     def run(beats, **kw):
-        return G.analyze_layer(beats, dtype="fp16", sort_width=2, max_tokens=4, **kw)
+        return G.analyze_layer(Fp16Arith, beats, sort_width=2, max_tokens=4, **kw)
 
-    ok = G.fp16_bits(0.5)
+    ok = Fp16Arith.importance_codes(0.5)
     nan = run([G.ProbsBeat((0x7E00, ok), 0, 2, True)])
     assert nan.errors["bad_value"] and list(nan.importance) == [0, ok]
     big = run([G.ProbsBeat((ok, ok), 1, 9, True)])
@@ -143,9 +148,9 @@ def test_sorter_cycle_model():
 
 def test_semantic_concentrator_model_end_to_end(seed):
     rng = np.random.default_rng(seed)
-    raw = G.fp16_bits(rng.random((3, 70)).astype(np.float16))
+    raw = Fp16Arith.importance_codes(rng.random((3, 70)).astype(np.float16))
     beats = G.probability_beats(raw, 5, rng=rng)
-    result = G.semantic_concentrator(beats, 17, dtype="fp16", sort_width=5, max_tokens=72,
+    result = G.semantic_concentrator(Fp16Arith, beats, 17, sort_width=5, max_tokens=72,
                                      offset_bits=2)
     reference = select_tokens(token_importance(raw.astype(np.uint16).view(np.float16)[None]),
                               17)
