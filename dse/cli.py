@@ -11,6 +11,7 @@ machine's CPUs runs the tasks; ``--address`` joins an existing Ray cluster.
 import argparse
 import datetime
 import fcntl
+import signal
 import subprocess
 import sys
 import time
@@ -73,6 +74,10 @@ def _dry_run(sweep, steps, cache):
     return 0
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _git_describe():
     """``git describe --always --dirty`` of the project (the code the sweep measured)."""
     try:
@@ -120,6 +125,7 @@ def main(argv=None):
     print(f"sweep {sweep.name}: {len(sweep.points)} points ({invalid} rejected by the "
           f"generator), steps {', '.join(steps or sweep.steps)}; results in {out}")
     started = datetime.datetime.now().astimezone()
+    signal.signal(signal.SIGTERM, _interrupt)   # kill PID: stop like Ctrl-C, keep the table
     results, stats = run_sweep(
         sweep, out=out, cache_dir=args.cache, steps=steps, address=args.address,
         num_cpus=args.num_cpus, max_retries=args.max_retries, retry_failed=args.retry_failed,

@@ -159,6 +159,7 @@ def write_plots(rows, out, title):
         for row in front:
             axes.annotate(row["overrides"] or "base", (row[x_column], row[y_column]),
                           fontsize=7, xytext=(4, 4), textcoords="offset points")
+        axes.ticklabel_format(axis="y", useOffset=False)
         axes.set_xlabel(f"{x_column} ({unit})")
         axes.set_ylabel(f"{y_column} (x over dense)")
         axes.set_title(f"{title}: {name.replace('_', ' vs ')}", fontsize=9)
@@ -199,6 +200,7 @@ def _group_plots(rows, folder, title, plt):
                                     squeeze=False)
         for axis, (column, step) in zip(axes[0], series):
             axis.plot(labels, [row[column] for row in members], "o-")
+            axis.ticklabel_format(axis="y", useOffset=False)
             unit = members[0].get(f"{step}.unit", "")
             axis.set_xlabel(parameter)
             axis.set_ylabel(column + (f" ({unit})" if unit and column.endswith("total") else ""))

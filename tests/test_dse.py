@@ -57,10 +57,8 @@ def ray_local():
         ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory, ray_local):
-    """The 4-point sweep, run once through the command line."""
-    root = tmp_path_factory.mktemp("dse")
+def _sweep_once(root):
+    """The 4-point sweep, run through the command line."""
     sweep_file = root / "sweep.toml"
     sweep_file.write_text(SWEEP)
     out, cache = root / "out", root / "cache"
@@ -80,7 +78,19 @@ def _direct(module, *args):
     return completed
 
 
-def test_illegal_point_fails_with_the_generators_message_while_the_others_finish(swept):
+def test_four_point_sweep(tmp_path, ray_local):
+    """One sweep (the costly part, so one test: pytest-xdist would run a module fixture once
+    per worker) checked four ways."""
+    swept = _sweep_once(tmp_path)
+    _check_illegal_point_fails_with_the_generators_message_while_the_others_finish(swept)
+    (tmp_path / "direct").mkdir()
+    _check_results_match_the_same_steps_run_directly(swept, tmp_path / "direct")
+    _check_pareto_marks_and_plots(swept)
+    _check_rerun_is_served_from_the_cache_and_an_extension_runs_only_new_points(
+        swept, tmp_path / "extended")
+
+
+def _check_illegal_point_fails_with_the_generators_message_while_the_others_finish(swept):
     rows = swept["rows"]
     assert [row["point"] for row in rows] == ["1", "2", "3", "4"]
     with pytest.raises(ValueError) as expected:
@@ -96,7 +106,7 @@ def test_illegal_point_fails_with_the_generators_message_while_the_others_finish
     assert run["tasks"] == 9 and run["computed"] == 9 and run["cached"] == 0
 
 
-def test_results_match_the_same_steps_run_directly(swept, tmp_path):
+def _check_results_match_the_same_steps_run_directly(swept, tmp_path):
     rows = {row["scatter_lanes"]: row for row in swept["rows"][:3]}
     for lanes, row in rows.items():
         config = CONFIGS["tiny"].with_overrides([f"scatter_lanes={lanes}"])
@@ -136,7 +146,7 @@ def test_results_match_the_same_steps_run_directly(swept, tmp_path):
     assert float(rows["1"]["model.stall_share"]) > float(rows["2"]["model.stall_share"])
 
 
-def test_pareto_marks_and_plots(swept):
+def _check_pareto_marks_and_plots(swept):
     rows = swept["rows"]
     assert rows[3]["pareto.area_speedup"] == ""
     marks = [row["pareto.area_speedup"] for row in rows[:3]]
@@ -145,12 +155,13 @@ def test_pareto_marks_and_plots(swept):
     assert (swept["out"] / "plots" / "group-lanes.png").stat().st_size > 1000
 
 
-def test_rerun_is_served_from_the_cache_and_an_extension_runs_only_new_points(
-        swept, tmp_path, ray_local):
+def _check_rerun_is_served_from_the_cache_and_an_extension_runs_only_new_points(
+        swept, tmp_path):
     sweep = load_sweep(str(swept["file"]))
     results, stats = run_sweep(sweep, out=swept["out"], cache_dir=swept["cache"])
     assert (stats.tasks, stats.cached, stats.computed) == (9, 9, 0)
     assert all(result["cached"] for result in results.values())
+    tmp_path.mkdir()
     extended = tmp_path / "extended.toml"
     extended.write_text(SWEEP.replace("[1, 2, 4]", "[1, 2, 3, 4]"))
     results, stats = run_sweep(load_sweep(str(extended)), out=tmp_path / "out",
