@@ -262,3 +262,23 @@ def test_atomic_write_replaces_whole_files_only(tmp_path):
     cache.store({"key": "abc/generate-123", "status": "ok"})
     assert cache.load("abc/generate-123") == {"key": "abc/generate-123", "status": "ok"}
     assert cache.load("abc/area-123") is None
+
+
+@pytest.mark.slow
+def test_bench_step_measures_the_gather_in_its_own_folder(tmp_path, ray_local):
+    """The RTL benchmark step (Verilator, about a minute): one and seven matchers of the tiny
+    gather, written into the task folders only; another window is refused."""
+    sweep = parse_sweep({"base": "tiny", "steps": ["bench"],
+                         "options": {"bench": {"geometry": "tiny"}},
+                         "grid": [{"matchers": [1, 7]}], "point": [{"window": [1, 2, 2]}]},
+                        name="bench")
+    results, stats = run_sweep(sweep, out=tmp_path / "out", cache_dir=tmp_path / "cache")
+    by_matchers = {r["overrides"][0]: r for r in results.values()}
+    one, seven = by_matchers["matchers=1"], by_matchers["matchers=7"]
+    assert one["status"] == seven["status"] == "ok"
+    # seven matchers compare a key with all 7 candidates at once: a shorter key interval
+    assert seven["metrics"]["key_interval"] < one["metrics"]["key_interval"]
+    for result in (one, seven):
+        assert list(Path(result["workdir"]).glob("bench/build/bench/sic-int8-v4-m*.json"))
+    refused = by_matchers["window=1,2,2"]
+    assert refused["status"] == "failed" and "2x2x2 window only" in refused["error"]
