@@ -259,7 +259,7 @@ def _summary(report, paths):
     print("Yosys runs (one per module; per block with --full):")
     for row in module_rows(report):
         print(f"  {row['module']:44s} {row['own']:14,.0f} {unit}  yosys {row['seconds']:7.1f} s"
-              f"  {'reused' if row['reused'] else 'synthesized'}")
+              f" ({row['cpu_seconds']:6.1f} s CPU)  {'reused' if row['reused'] else 'synthesized'}")
     print("blocks:")
     for block in report.blocks + report.references:
         line = f"  {block.name:24s} {measure(block):14,.0f} {unit}"

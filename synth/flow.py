@@ -27,7 +27,7 @@ from pathlib import Path
 from . import netlist as nl
 from . import sta
 from . import yosys as ys
-from .tools import ToolError, run, sta_command, yosys_command
+from .tools import ToolError, Usage, run, sta_command, yosys_command
 
 PREFIX = "synth"
 _FLOP_RE = re.compile(r"DFF|DLATCH|\$_SR_", re.I)
@@ -101,8 +101,8 @@ class ModuleResult:
         submodules) for generic gates, CMOS-legalized gates and library cells (``mapped`` is
         ``None`` without a liberty). Child modules appear only as cell types.
     memories : list of yosys.Memory
-    seconds : float
-        Yosys wall-clock time (of the original run when reused).
+    seconds, cpu_seconds : float
+        Yosys wall-clock and CPU time, ABC included (of the original run when reused).
     reused : bool
         The stamp matched: Yosys did not run again.
     workdir : Path
@@ -118,6 +118,7 @@ class ModuleResult:
     mapped: object
     memories: list
     seconds: float
+    cpu_seconds: float
     reused: bool
     workdir: Path
     children: tuple = ()
@@ -198,6 +199,11 @@ class BlockResult:
     def seconds(self):
         """Yosys time of all the block's modules (original times of reused runs)."""
         return sum(m.seconds for m in self.modules)
+
+    @property
+    def cpu_seconds(self):
+        """Yosys CPU time of all the block's modules."""
+        return sum(m.cpu_seconds for m in self.modules)
 
     @property
     def reused(self):
@@ -384,7 +390,7 @@ def synthesize_unit(unit, options, *, yosys_version, log=log_line):
                    library.path.read_bytes() if library else b"")
     what = (f"{unit.name} ({'flat' if unit.flatten else 'hierarchical'}"
             f"{', ' + library.name if library else ', generic only'})")
-    seconds, reused = _run_yosys_unless_current(unit.workdir, stamp, what, unit.name, log)
+    usage, reused = _run_yosys_unless_current(unit.workdir, stamp, what, unit.name, log)
 
     def stats(kind):
         return ys.read_stat_json((unit.workdir / f"{PREFIX}.{kind}.json").read_text())
@@ -396,7 +402,7 @@ def synthesize_unit(unit, options, *, yosys_version, log=log_line):
         unit.name, unit.top, classes, generic, stats("cmos"),
         stats("mapped") if library else None,
         ys.read_memories((unit.workdir / f"{PREFIX}.memories.il").read_text()),
-        seconds, reused, unit.workdir, tuple(unit.children))
+        usage.seconds, usage.cpu_seconds, reused, unit.workdir, tuple(unit.children))
 
 
 def synthesize(name, module, description, rtl, workdir, options, *, yosys_version,
@@ -430,24 +436,24 @@ def _run_yosys_unless_current(workdir, stamp, what, name, log):
 
     Returns
     -------
-    seconds : float
-        Yosys wall-clock time (of the original run when reused).
+    usage : tools.Usage
+        Yosys wall-clock and CPU time (of the original run when reused; ``<prefix>.seconds``).
     reused : bool
     """
     stamp_path = workdir / f"{PREFIX}.stamp"
     seconds_path = workdir / f"{PREFIX}.seconds"
     if stamp_path.exists() and stamp_path.read_text() == stamp and seconds_path.exists():
-        seconds = float(seconds_path.read_text())
-        log(f"  yosys {what}: inputs unchanged, reused ({seconds:.1f} s originally)")
-        return seconds, True
+        usage = Usage(*map(float, seconds_path.read_text().split()))
+        log(f"  yosys {what}: inputs unchanged, reused ({usage.seconds:.1f} s originally)")
+        return usage, True
     stamp_path.unlink(missing_ok=True)
     log(f"  yosys {what} ...")
-    seconds = run([*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
-                  log="yosys.out", what=f"Yosys on {what}")
-    seconds_path.write_text(f"{seconds:.1f}\n")
+    usage = run([*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
+                log="yosys.out", what=f"Yosys on {what}")
+    seconds_path.write_text(f"{usage.seconds:.1f} {usage.cpu_seconds:.1f}\n")
     stamp_path.write_text(stamp)
-    log(f"  yosys {name}: {seconds:.1f} s")
-    return seconds, False
+    log(f"  yosys {name}: {usage.seconds:.1f} s ({usage.cpu_seconds:.1f} s CPU)")
+    return usage, False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -468,6 +474,7 @@ def time_block(result, options, *, clock_port="clk", log=log_line):
                         "root)")
     library, workdir = options.liberty, Path(result.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     text = nl.split_instance_ports("".join(m.netlist.read_text() for m in result.modules))
     text, srams = sta.remove_instances(text, ys.SRAM_CELL)
     text, buffering = nl.buffer_high_fanout(text, library, max_fanout=options.max_fanout)
@@ -478,16 +485,17 @@ def time_block(result, options, *, clock_port="clk", log=log_line):
         netlist=sta.STA_NETLIST, liberty=ys.LIBERTY_FILE, top=result.module,
         period_ns=options.period_ns, clock_port=clock_port, buffer_cell=buffer_cell,
         output_load_pf=options.output_load_pf))
-    log(f"  sta {result.name} ({len(result.modules)} module netlists) ...")
-    started = time.perf_counter()
-    run([*command, "-exit", sta.STA_SCRIPT], cwd=workdir, log=sta.STA_LOG,
-        what=f"OpenSTA on {result.name}")
+    prepared = time.perf_counter() - started
+    log(f"  sta {result.name} ({len(result.modules)} module netlists, prepared in "
+        f"{prepared:.1f} s) ...")
+    usage = run([*command, "-exit", sta.STA_SCRIPT], cwd=workdir, log=sta.STA_LOG,
+                what=f"OpenSTA on {result.name}")
     log_text = (workdir / sta.STA_LOG).read_text()
     slack, start, end, stages = sta.read_sta_log(log_text)
-    seconds = time.perf_counter() - started
     result.timing = sta.TimingResult(options.period_ns, slack, start, end, stages, buffering,
-                                     srams, seconds, sta.read_instance_count(log_text))
-    log(f"  sta {result.name}: {seconds:.1f} s")
+                                     srams, usage.seconds, sta.read_instance_count(log_text),
+                                     usage.cpu_seconds, prepared)
+    log(f"  sta {result.name}: {usage.seconds:.1f} s ({usage.cpu_seconds:.1f} s CPU)")
     return result.timing
 
 

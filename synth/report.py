@@ -30,7 +30,7 @@ CSV_FIELDS = ["config", "block", "category", "status", "role", "std_cell_area_um
               "share_pct",
               "flip_flop_area_um2", "flip_flops", "generic_cells", "transistors",
               "sram_bits", "sram_area_est_um2", "critical_path_ns", "fmax_mhz",
-              "yosys_seconds", "reused"]
+              "yosys_seconds", "yosys_cpu_seconds", "reused"]
 
 
 @dataclasses.dataclass
@@ -136,7 +136,7 @@ def _seconds(block):
 
 def module_rows(report):
     """Per Yosys run (a module, or a block with ``--full``): ``[{"module", "used_by", "own",
-    "flip_flops", "seconds", "reused"}]``; ``own`` is its own logic (um^2 with a liberty,
+    "flip_flops", "seconds", "cpu_seconds", "reused"}]``; ``own`` is its own logic (um^2 with a liberty,
     else transistors), the modules it instantiates excluded."""
     rows = []
     targets = report.blocks + report.references
@@ -146,7 +146,8 @@ def module_rows(report):
                      "used_by": [t.name for t in targets
                                  if any(m is result for m in t.modules)],
                      "own": measure(own), "flip_flops": own.flip_flops(),
-                     "seconds": result.seconds, "reused": result.reused})
+                     "seconds": result.seconds, "cpu_seconds": result.cpu_seconds,
+                     "reused": result.reused})
     return rows
 
 
@@ -159,13 +160,17 @@ def _header(report):
     runs = report.modules
     reused = [m.name for m in runs if m.reused]
     yosys_seconds = sum(m.seconds for m in runs)
+    yosys_cpu = sum(m.cpu_seconds for m in runs)
+    sta_seconds = [b.timing.seconds for b in report.blocks + report.references if b.timing]
     kind = "blocks" if options.full else "modules"
     lines = [
         f"# Area{' and timing' if report.timing else ''} report: `{report.config_name}`",
         "",
         f"Generated {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} by `python -m synth` "
         f"in {report.seconds:.0f} s wall-clock (generation {report.generation_seconds:.0f} s); "
-        f"Yosys time of all {len(runs)} {kind} {yosys_seconds:.0f} s (sum over runs)"
+        f"Yosys time of all {len(runs)} {kind} {yosys_seconds:.0f} s wall, {yosys_cpu:.0f} s "
+        "CPU (sums over the runs, ABC included)"
+        + (f"; OpenSTA {sum(sta_seconds):.0f} s wall (sum)" if sta_seconds else "")
         + (f"; this run reused the unchanged synthesis of {len(reused)} of "
            f"{len(runs)} {kind}, with their original times." if reused else "."),
         "",
@@ -255,6 +260,7 @@ def _modules_section(report):
     unit = _unit(report)
     rows = [[f"`{row['module']}`", ", ".join(f"`{n}`" for n in row["used_by"]),
              _num(row["own"]), _num(row["flip_flops"]), f"{row['seconds']:.1f}",
+             f"{row['cpu_seconds']:.1f}",
              "reused" if row["reused"] else "synthesized"] for row in module_rows(report)]
     if report.options.full:
         note = ("Flat method: one Yosys run per block (its whole hierarchy flattened), so a "
@@ -267,7 +273,7 @@ def _modules_section(report):
                 "unchanged since an earlier run, which is not repeated (Yosys s is the "
                 "original run's time).")
     return ("## Yosys runs\n\n" + _table(["module", "used by", f"own {unit}", "own flip-flops",
-                                          "Yosys s", "this run"], rows) + "\n\n" + note)
+                                          "Yosys s", "CPU s", "this run"], rows) + "\n\n" + note)
 
 
 def _pe_equivalents(report, figures):
@@ -403,7 +409,8 @@ def _timing_section(report):
                      str(t.stages), f"`{t.startpoint}` -> `{t.endpoint}`",
                      f"{t.buffering.nets} nets / {t.buffering.buffers} buffers "
                      f"(worst fanout {t.buffering.worst_fanout})",
-                     str(t.sram_instances), _num(t.instances), f"{t.seconds:.1f}"])
+                     str(t.sram_instances), _num(t.instances), f"{t.seconds:.1f}",
+                     _num(t.cpu_seconds, 1)])
     library = report.options.liberty
     note = (f"Setup check at the liberty's corner ({report.tools.get('corner', '?')}), clock "
             f"{report.options.period_ns} ns, ideal clock, no wires (the liberty has no wire-load "
@@ -417,7 +424,7 @@ def _timing_section(report):
     return ("## Timing (OpenSTA)\n\n"
             + _table(["block", "critical path ns", "Fmax MHz", "cells on path",
                       "start -> end", "fanout buffering", "SRAMs untimed",
-                      "instances linked", "STA s"], rows)
+                      "instances linked", "STA s", "STA CPU s"], rows)
             + "\n\n" + note)
 
 
@@ -513,7 +520,8 @@ def csv_rows(report):
             "sram_area_est_um2": _csv(sram_area(report, block)),
             "critical_path_ns": _csv(timing.critical_ns if timing else None, 3),
             "fmax_mhz": _csv(timing.fmax_mhz if timing else None, 1),
-            "yosys_seconds": f"{block.seconds:.1f}", "reused": block.reused})
+            "yosys_seconds": f"{block.seconds:.1f}",
+            "yosys_cpu_seconds": f"{block.cpu_seconds:.1f}", "reused": block.reused})
     for row in module_rows(report):
         rows.append({**{f: "" for f in CSV_FIELDS}, "config": report.config_name,
                      "block": row["module"], "status": "yosys run",
@@ -521,7 +529,8 @@ def csv_rows(report):
                      "flip_flops": row["flip_flops"],
                      ("std_cell_area_um2" if report.options.liberty else "transistors"):
                          _csv(row["own"]),
-                     "yosys_seconds": f"{row['seconds']:.1f}", "reused": row["reused"]})
+                     "yosys_seconds": f"{row['seconds']:.1f}",
+                     "yosys_cpu_seconds": f"{row['cpu_seconds']:.1f}", "reused": row["reused"]})
     for name in report.skipped:
         rows.append({**{f: "" for f in CSV_FIELDS}, "config": report.config_name,
                      "block": name, "category": categorise(name).key, "status": "skipped"})

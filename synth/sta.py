@@ -33,10 +33,15 @@ class TimingResult:
     sram_instances : int
         Memory blackboxes removed from the timed netlist (their paths are not timed).
     seconds : float
-        OpenSTA run time.
+        OpenSTA wall-clock time.
     instances : int or None
         Instances OpenSTA linked below the top (leaf cells and module instances of the whole
-        hierarchy), as reported by ``get_cells -hierarchical``.
+        hierarchy), as OpenSTA counts them.
+    cpu_seconds : float or None
+        OpenSTA CPU time.
+    prepare_seconds : float or None
+        Wall-clock time of preparing the netlist (concatenation, port splitting, SRAM
+        removal, fanout buffering) before OpenSTA.
     """
 
     period_ns: float
@@ -48,6 +53,8 @@ class TimingResult:
     sram_instances: int
     seconds: float
     instances: object = None
+    cpu_seconds: object = None
+    prepare_seconds: object = None
 
     @property
     def critical_ns(self):
@@ -99,7 +106,9 @@ def sta_script(*, netlist, liberty, top, period_ns, clock_port, buffer_cell, out
         "set_output_delay 0 -clock clk [all_outputs]",
         f"set_driving_cell -lib_cell {buffer_cell} $focus_inputs",
         f"set_load {output_load_pf} [all_outputs]",
-        'puts "focus_instances [llength [get_cells -hierarchical *]]"',
+        # every instance below the top, leaf cells and module instances (the count includes
+        # the top instance itself)
+        'puts "focus_instances [expr {[sta::network_instance_count] - 1}]"',
         "report_checks -path_delay max -digits 3",
         "report_worst_slack",
         "",

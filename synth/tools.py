@@ -8,6 +8,7 @@ names only (:func:`run` enforces the working directory).
 OpenSTA: ``$FOCUS_STA`` if set, else ``sta`` on ``PATH`` (Debian package ``opensta``).
 """
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -67,6 +68,15 @@ def tool_version(command, flag="-V"):
     return "unknown"
 
 
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """Wall-clock and CPU seconds of one tool run (CPU: user + system of the tool and every
+    process it waited for, e.g. Yosys' ABC)."""
+
+    seconds: float
+    cpu_seconds: float
+
+
 def run(command, *, cwd, log, what):
     """Run ``command`` in ``cwd`` with all output appended to ``cwd/log``.
 
@@ -83,8 +93,9 @@ def run(command, *, cwd, log, what):
 
     Returns
     -------
-    float
-        Wall-clock seconds.
+    Usage
+        Wall-clock and CPU seconds (the CPU time shows what the run itself cost on a machine
+        shared with other jobs).
 
     Raises
     ------
@@ -94,10 +105,16 @@ def run(command, *, cwd, log, what):
     started = time.perf_counter()
     log_path = Path(cwd) / log
     with open(log_path, "w") as out:
-        done = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                              check=False)
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
-    if done.returncode != 0:
+    if process.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
-        raise ToolError(f"{what} failed (exit {done.returncode}); log {log_path}:\n{tail}")
-    return seconds
+        raise ToolError(f"{what} failed (exit {process.returncode}); log {log_path}:\n{tail}")
+    return Usage(seconds, usage.ru_utime + usage.ru_stime)
