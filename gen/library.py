@@ -27,6 +27,7 @@ from pathlib import Path
 
 import amaranth
 from amaranth.back import verilog
+from amaranth.hdl import Elaboratable
 from amaranth.hdl._ir import PortDirection      # as amaranth.back.verilog.convert uses it
 from amaranth.lib.wiring import In
 
@@ -132,6 +133,7 @@ class ModuleLibrary(Hierarchy):
             component = construct(cls, self, args, kwargs)
         finally:
             built = self._open.pop()
+        _silence_unused(component)      # recorded here, elaborated in :meth:`emit`'s workers
         instances = {child: built.count(child) for child in dict.fromkeys(built)}
         self.specs.setdefault(name, ModuleSpec(name, cls, args, kwargs, tuple(instances),
                                                instances))
@@ -229,6 +231,21 @@ class ModuleLibrary(Hierarchy):
                 for future in done:
                     finish(running.pop(future), *future.result())
         return texts, stats
+
+
+def _silence_unused(component, seen=None):
+    """Mark ``component`` and the parts it built inline as used: a recorded block is
+    elaborated by a fresh copy in :func:`_elaborate`, not by this object."""
+    seen = set() if seen is None else seen
+    if id(component) in seen:
+        return
+    seen.add(id(component))
+    component._MustUse__silence = True
+    for value in vars(component).values():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            for part in item if isinstance(item, (list, tuple)) else (item,):
+                if isinstance(part, Elaboratable) and not isinstance(part, ModuleInstance):
+                    _silence_unused(part, seen)
 
 
 _HEADER_RE = re.compile(r"^module\s+(\S+?)\s*\(([^)]*)\)\s*;", re.M)

@@ -1,4 +1,5 @@
-"""Stream layouts and small circuits shared by the semantic-concentrator (SEC) blocks.
+"""Small circuits shared by the semantic-concentrator (SEC) blocks (their stream layouts are
+in ``rtl.layouts``).
 
 The SEC blocks rank tokens by an unsigned *importance key* whose width and sanitising the
 number format defines (``ArithmeticFormat.importance_width`` / ``sanitize_importance``).
@@ -6,8 +7,6 @@ number format defines (``ArithmeticFormat.importance_width`` / ``sanitize_import
 
 from amaranth.hdl import Const, Mux
 
-# TODO(layouts): re-exported until sim_cocotb/tb_sec.py imports them from rtl.layouts
-from .layouts import READ_REQUEST, code_beat, importance_beat, index_beat, probs_beat  # noqa: F401
 
 def lowest_set_bit(bits):
     """Return ``(found, index)`` of the least significant set bit of ``bits``.

@@ -177,7 +177,8 @@ def build(design, *, waves=None, hierarchical="auto"):
     return build_dir
 
 
-def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None):
+def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None,
+                  hierarchical="auto"):
     """Run the cocotb tests of ``test_module`` against ``design``; fail on any failure.
 
     Parameters
@@ -194,11 +195,13 @@ def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None)
         Where results (and waveforms) are written.
     testcase : str or list of str, optional
         Run only these tests of the module.
+    hierarchical : str
+        Which modules are Verilator hier blocks (:func:`hier_blocks`).
     """
     from cocotb_tools.check_results import get_results
 
     waves = waves_requested()
-    build_dir = build(design, waves=waves)
+    build_dir = build(design, waves=waves, hierarchical=hierarchical)
     toplevel = design.top
     test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from golden import sec as G
 from golden.algorithm import decode_offsets, select_tokens, token_importance
-from rtl.sec_common import READ_REQUEST, code_beat, importance_beat, index_beat, probs_beat
+from rtl.layouts import READ_REQUEST, code_beat, importance_beat, index_beat, probs_beat
 from sim_cocotb.formats import golden_format
 from sim_cocotb.runner import tb_params
 from sim_cocotb.streams import StreamSink, StreamSource

@@ -25,9 +25,9 @@ Ports (cocotb names ``<port>__valid`` etc. for streams)
     A standalone decoder for malformed code streams.
 """
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 from rtl.hierarchy import INLINE
 from rtl.importance_analyzer import ImportanceAnalyzer

@@ -13,7 +13,7 @@ class Int8Format(ArithmeticFormat):
     The product is combinational (``mul_latency = 0``); the sum is registered
     (``add_latency = 1``), so a PE is one multiply-accumulate register. Outputs are
     requantized by a runtime ``multiplier / 2**shift`` scale. Importance keys are unsigned
-    UQ0.8 probabilities (``code / 256``, ``golden.sec.quantize_probability``); every code is
+    UQ0.8 probabilities (``code / 256``, ``golden.arith.Int8Arith.importance_codes``); every code is
     valid.
     """
 

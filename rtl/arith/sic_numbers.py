@@ -1,8 +1,8 @@
 """Number-format hooks of the SIC gather hardware (decoding, zero tests, fixed-point sums).
 
 The SIC blocks are written once against :class:`SicNumbers`; a format's
-``ArithmeticFormat.sic_numbers`` returns its hooks. The bit-exact models are ``golden.sic.Int8Sic`` and
-``golden.sic.Fp16Sic``.
+``ArithmeticFormat.sic_numbers`` returns its hooks. The bit-exact models are
+``golden.arith.Int8Sic`` and ``golden.arith.Fp16Sic``.
 
 Magnitudes
     A dot product or squared norm (a value of the accumulator format) is decoded into
