@@ -11,7 +11,6 @@ machine's CPUs runs the tasks; ``--address`` joins an existing Ray cluster.
 import argparse
 import datetime
 import fcntl
-import signal
 import subprocess
 import sys
 import time
@@ -40,6 +39,8 @@ def parser():
                         help="retries of a task whose worker died (default 2)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="measure again the tasks whose cached result is a failure")
+    parser.add_argument("--recompute-stale", action="store_true",
+                        help="measure again cached results whose step's sources changed since")
     parser.add_argument("--private-module-cache", action="store_true",
                         help="give every task its own generator module cache")
     parser.add_argument("--dry-run", action="store_true",
@@ -63,19 +64,21 @@ def _dry_run(sweep, steps, cache):
     from .runner import ResultCache
     results = ResultCache(cache)
     tasks = plan_tasks(sweep, steps)
+
+    def state(task):
+        known = results.load(task.key)
+        if known is None:
+            return "todo"
+        return "cached" + ("(stale)" if known.get("sources") != task.sources else "")
+
     for index, point in enumerate(sweep.points, 1):
         if point.config is None:
             print(f"{index:3d} {point.label}: INVALID: {point.error}")
             continue
-        states = [f"{t.step}:{'cached' if results.load(t.key) else 'todo'}"
-                  for t in tasks if t.point is point]
+        states = [f"{t.step}:{state(t)}" for t in tasks if t.point is point]
         print(f"{index:3d} {point.config.hash} {point.label} [{'; '.join(point.groups)}] "
               + " ".join(states))
     return 0
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _git_describe():
@@ -125,10 +128,10 @@ def main(argv=None):
     print(f"sweep {sweep.name}: {len(sweep.points)} points ({invalid} rejected by the "
           f"generator), steps {', '.join(steps or sweep.steps)}; results in {out}")
     started = datetime.datetime.now().astimezone()
-    signal.signal(signal.SIGTERM, _interrupt)   # kill PID: stop like Ctrl-C, keep the table
     results, stats = run_sweep(
         sweep, out=out, cache_dir=args.cache, steps=steps, address=args.address,
         num_cpus=args.num_cpus, max_retries=args.max_retries, retry_failed=args.retry_failed,
+        recompute_stale=args.recompute_stale,
         private_module_cache=args.private_module_cache,
         progress=None if args.no_progress else progress_printer())
     rows = build_rows(sweep, results, steps)
@@ -141,7 +144,8 @@ def main(argv=None):
               "run": {"started": started.isoformat(timespec="seconds"),
                       "source": _git_describe(),
                       "wall_seconds": round(stats.seconds, 1), "tasks": stats.tasks,
-                      "cached": stats.cached, "computed": stats.computed,
+                      "cached": stats.cached, "stale": stats.stale,
+                      "computed": stats.computed,
                       "failed_tasks": stats.failed, "retried_tasks": stats.retried,
                       "points_computed": computed_points,
                       "points_per_hour": round(3600 * computed_points / stats.seconds, 2)
@@ -155,6 +159,9 @@ def main(argv=None):
     print(f"{ok}/{len(rows)} points ok; {stats.computed} tasks run ({stats.failed} failed, "
           f"{stats.retried} retried after a lost worker), {stats.cached} from the cache; "
           f"{stats.seconds:.0f} s")
+    if stats.stale:
+        print(f"{stats.stale} cached results were measured with other sources of their step "
+              "(column <step>.stale); --recompute-stale measures them again")
     for row in rows:
         if row["status"] != "ok":
             print(f"  point {row['point']} ({row['overrides'] or 'base'}): {row['status']}: "

@@ -4,7 +4,8 @@ Columns: ``point`` (1-based, in sweep order), ``groups``, ``config_hash``, ``ove
 configuration's parameters, ``status`` (``ok`` when every step succeeded, ``failed`` when one
 did not or the generator rejected the parameters, ``not run`` after an interruption),
 ``error`` (the first problem, prefixed with its step); per step ``<step>.status``,
-``<step>.seconds``, ``<step>.cached`` and its metrics ``<step>.<metric>``; and the Pareto
+``<step>.seconds``, ``<step>.cached``, ``<step>.stale`` (measured with other sources of
+the step's packages than the current ones) and its metrics ``<step>.<metric>``; and the Pareto
 marks ``pareto.area_speedup`` (smallest ``area.total`` (or ``timing.total``) for its
 ``model.speedup``) and ``pareto.energy_speedup`` (smallest ``model.focus_energy_mj``),
 blank for a point that lacks one of the two figures.
@@ -60,6 +61,7 @@ def build_rows(sweep, results, steps=None):
             row[f"{prefix}.status"] = result["status"]
             row[f"{prefix}.seconds"] = result["seconds"]
             row[f"{prefix}.cached"] = result.get("cached", False)
+            row[f"{prefix}.stale"] = result.get("stale", False)
             row[f"{prefix}.attempts"] = result.get("attempts", result.get("attempt", 1))
             for metric, value in result["metrics"].items():
                 row[f"{prefix}.{metric}"] = value

@@ -1,9 +1,13 @@
 """Run a sweep's tasks on Ray: one task per (point, step), cached on disk, retried on worker loss.
 
-Task key: the point's configuration hash, the step, and a digest of the step's options, the
-sweep's workload (model step) and the sources the step's result depends on
-(:func:`dse.steps.source_fingerprint`), so a changed option or a changed generator is measured
-again while anything else is served from the cache.
+Task key: the point's configuration hash, the step, and a digest of the step's options (its
+time-out left out), its version and the sweep's workload (model step): a changed option is
+measured again, anything else is served from the cache. Each result also records a
+fingerprint of the sources its step depends on (:func:`dse.steps.source_fingerprint`); a
+cached result measured with other sources is still served, marked ``stale`` (the table's
+``<step>.stale`` column), and ``recompute_stale`` measures it again. (Keying on the sources
+instead would recompute a whole sweep whenever anyone edits the flow it calls, which in a
+shared working tree is all the time.)
 
 Cache (``build/dse/cache/`` by default, shared by every sweep, so an extended or renamed sweep
 recomputes nothing already done): one JSON file per task,
@@ -27,9 +31,11 @@ import logging
 import math
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -70,13 +76,16 @@ class Task:
     options : dict
         The step's options, defaults filled in.
     digest : str
-        Hash of the options (time-out excluded), the workload and the step's sources.
+        Hash of the options (time-out excluded), the step's version and the workload.
+    sources : str
+        Fingerprint of the sources the step depends on (recorded in the result).
     """
 
     point: object
     step: str
     options: dict
     digest: str
+    sources: str
 
     @property
     def key(self):
@@ -84,11 +93,10 @@ class Task:
         return f"{self.point.config.hash}/{self.step}-{self.digest}"
 
 
-def _digest(step, options, workload, fingerprints):
+def _digest(step, options, workload):
     """The part of a task key beyond the configuration hash."""
     relevant = {key: value for key, value in options.items() if key != "timeout"}
-    data = {"step": step, "version": STEPS[step].version, "options": relevant,
-            "sources": fingerprints[step]}
+    data = {"step": step, "version": STEPS[step].version, "options": relevant}
     if step == "model":
         data["workload"] = {"cases": workload["cases"], "file": workload["file"],
                             "file_text": Path(workload["file"]).read_text()
@@ -107,8 +115,8 @@ def plan_tasks(sweep, steps=None):
             continue
         for name in steps:
             options = STEPS[name].resolved(sweep.options.get(name, {}))
-            tasks.append(Task(point, name, options,
-                              _digest(name, options, sweep.workload, fingerprints)))
+            tasks.append(Task(point, name, options, _digest(name, options, sweep.workload),
+                              fingerprints[name]))
     return tasks
 
 
@@ -138,7 +146,7 @@ def task_spec(task, sweep, workdir, env, crash_once):
             "overrides": list(sweep.base_set) + list(task.point.overrides),
             "config": task.point.config.to_dict(), "config_hash": task.point.config.hash,
             "options": task.options, "workload": sweep.workload, "workdir": str(workdir),
-            "env": env, "crash_once": crash_once}
+            "env": env, "crash_once": crash_once, "sources": task.sources}
 
 
 def run_task(spec, attempt=1):
@@ -171,7 +179,7 @@ def run_task(spec, attempt=1):
             "overrides": spec["overrides"], "options": spec["options"], "status": status,
             "error": error, "metrics": metrics, "seconds": round(time.perf_counter() - clock, 2),
             "started": started, "host": socket.gethostname(), "attempt": attempt,
-            "workdir": str(workdir)}
+            "workdir": str(workdir), "sources": spec["sources"]}
 
 
 def _where(failure):
@@ -188,6 +196,7 @@ class RunStats:
 
     tasks: int = 0
     cached: int = 0
+    stale: int = 0
     computed: int = 0
     failed: int = 0
     retried: int = 0
@@ -247,8 +256,8 @@ def _pythonpath():
 
 
 def run_sweep(sweep, *, out, cache_dir=DEFAULT_CACHE, steps=None, address=None, num_cpus=None,
-              max_retries=2, retry_failed=False, private_module_cache=False, progress=None,
-              poll_seconds=0.5):
+              max_retries=2, retry_failed=False, recompute_stale=False,
+              private_module_cache=False, progress=None, poll_seconds=0.5):
     """Run every task of ``sweep`` that the cache does not hold; returns
     ``(results, stats)`` with ``results`` = {task key: result record}.
 
@@ -265,6 +274,8 @@ def run_sweep(sweep, *, out, cache_dir=DEFAULT_CACHE, steps=None, address=None, 
         Ray retries of a task whose worker died.
     retry_failed : bool
         Measure cached failures again.
+    recompute_stale : bool
+        Measure again cached results whose step sources have changed since.
     progress : callable, optional
         ``progress(counts)`` with ``counts`` = points done / running / failed / total.
     """
@@ -277,10 +288,13 @@ def run_sweep(sweep, *, out, cache_dir=DEFAULT_CACHE, steps=None, address=None, 
     results, todo = {}, []
     for task in tasks:
         known = cache.load(task.key)
-        if known is not None and (known["status"] == "ok" or not retry_failed):
-            known["cached"] = True
+        stale = known is not None and known.get("sources") != task.sources
+        if known is not None and (known["status"] == "ok" or not retry_failed) \
+                and not (stale and recompute_stale):
+            known.update(cached=True, stale=stale)
             results[task.key] = known
             stats.cached += 1
+            stats.stale += stale
         else:
             todo.append(task)
     counter = _PointCounter(sweep, tasks, results)
@@ -295,6 +309,8 @@ def run_sweep(sweep, *, out, cache_dir=DEFAULT_CACHE, steps=None, address=None, 
            or str(PROJECT_ROOT / "build" / "cache" / "modules")}
     crash = os.environ.get(CRASH_ENV, "")
     owned = init_ray(address, num_cpus)
+    # after ray.init, which installs its own SIGTERM handler: kill PID stops like Ctrl-C
+    previous = _interrupt_on_sigterm()
     try:
         resources = ray.cluster_resources()
         stats.num_cpus = resources.get("CPU", 0.0)
@@ -315,8 +331,8 @@ def run_sweep(sweep, *, out, cache_dir=DEFAULT_CACHE, steps=None, address=None, 
                 for ref in ready:
                     task = pending.pop(ref)
                     result = _collect(ray, ref, task, max_retries)
-                    result["cached"] = False
                     cache.store(result)
+                    result.update(cached=False, stale=False)
                     results[task.key] = result
                     stats.computed += 1
                     stats.failed += result["status"] != "ok"
@@ -333,10 +349,22 @@ def run_sweep(sweep, *, out, cache_dir=DEFAULT_CACHE, steps=None, address=None, 
             for ref in pending:
                 ray.cancel(ref, force=True)
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if owned:
             ray.shutdown()
     stats.seconds = time.perf_counter() - started
     return results, stats
+
+
+def _interrupt_on_sigterm():
+    """Make SIGTERM raise ``KeyboardInterrupt`` (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _collect(ray, ref, task, max_retries):
@@ -349,6 +377,7 @@ def _collect(ray, ref, task, max_retries):
                 "overrides": list(task.point.overrides), "options": task.options,
                 "status": "failed", "metrics": {}, "seconds": None, "started": None,
                 "host": None, "attempt": max_retries + 1, "workdir": None,
+                "sources": task.sources,
                 "error": f"the worker running it died {max_retries + 1} times "
                          f"({type(error).__name__}: {first})"}
 

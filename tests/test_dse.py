@@ -78,7 +78,7 @@ def _direct(module, *args):
     return completed
 
 
-def test_four_point_sweep(tmp_path, ray_local):
+def test_four_point_sweep(tmp_path, ray_local, monkeypatch):
     """One sweep (the costly part, so one test: pytest-xdist would run a module fixture once
     per worker) checked four ways."""
     swept = _sweep_once(tmp_path)
@@ -88,6 +88,7 @@ def test_four_point_sweep(tmp_path, ray_local):
     _check_pareto_marks_and_plots(swept)
     _check_rerun_is_served_from_the_cache_and_an_extension_runs_only_new_points(
         swept, tmp_path / "extended")
+    _check_results_of_changed_sources_are_marked_stale(swept, monkeypatch)
 
 
 def _check_illegal_point_fails_with_the_generators_message_while_the_others_finish(swept):
@@ -170,6 +171,19 @@ def _check_rerun_is_served_from_the_cache_and_an_extension_runs_only_new_points(
     new = [r for r in results.values() if not r["cached"]]
     assert {r["config_hash"] for r in new} == {
         CONFIGS["tiny"].with_overrides(["scatter_lanes=3"]).hash}
+
+
+def _check_results_of_changed_sources_are_marked_stale(swept, monkeypatch):
+    import dse.runner
+    monkeypatch.setattr(dse.runner, "source_fingerprint", lambda packages: "edited")
+    sweep = load_sweep(str(swept["file"]))
+    results, stats = run_sweep(sweep, out=swept["out"], cache_dir=swept["cache"])
+    assert (stats.cached, stats.stale, stats.computed) == (9, 9, 0)
+    assert all(result["stale"] for result in results.values())
+    results, stats = run_sweep(sweep, out=swept["out"], cache_dir=swept["cache"],
+                               steps=["model"], recompute_stale=True)
+    assert (stats.cached, stats.computed) == (0, 3)
+    assert all(not r["stale"] and r["sources"] == "edited" for r in results.values())
 
 
 def test_a_killed_worker_is_retried_without_a_lost_or_duplicated_row(
