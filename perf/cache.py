@@ -7,6 +7,7 @@ a stale entry. Entries are ``.npz`` files written atomically.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -19,10 +20,15 @@ __all__ = ["source_fingerprint", "cache_key", "ArrayCache"]
 
 
 def source_fingerprint(*modules) -> str:
-    """SHA-256 (16 hex digits) of the source files of ``modules``."""
+    """SHA-256 (16 hex digits) of the source files of ``modules`` (read once per process)."""
+    return _fingerprint(tuple(module.__file__ for module in modules))
+
+
+@functools.lru_cache(maxsize=None)
+def _fingerprint(paths: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
-    for module in modules:
-        digest.update(Path(module.__file__).read_bytes())
+    for path in paths:
+        digest.update(Path(path).read_bytes())
     return digest.hexdigest()[:16]
 
 

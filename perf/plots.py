@@ -37,9 +37,9 @@ def plot_summary(rows: list[dict], title: str, path) -> Path:
     """Speedup and energy-efficiency bars per case, ours vs published."""
     plt = _pyplot()
     cases = [row for row in rows if row["case"] != "geometric mean"]
-    labels = [row["case"].replace("/", "\n") for row in cases] + ["geomean"]
+    labels = [row["case"] for row in cases] + ["geometric mean"]
     mean = next(row for row in rows if row["case"] == "geometric mean")
-    figure, axes = plt.subplots(1, 2, figsize=(15, 4.8))
+    figure, axes = plt.subplots(1, 2, figsize=(15, 5.5))
     for axis, key, label in ((axes[0], "speedup", "speedup vs dense"),
                              (axes[1], "energy_efficiency", "energy efficiency vs dense")):
         ours = [row[key] for row in cases] + [mean[key]]
@@ -47,7 +47,7 @@ def plot_summary(rows: list[dict], title: str, path) -> Path:
         x = np.arange(len(labels))
         axis.bar(x - 0.2, ours, 0.4, label="ours (this model)")
         axis.bar(x + 0.2, theirs, 0.4, label="published", color="tab:gray")
-        axis.set_xticks(x, labels, fontsize=7)
+        axis.set_xticks(x, labels, fontsize=7, rotation=35, ha="right")
         axis.set_ylabel(label)
         axis.axhline(1.0, color="black", linewidth=0.6)
         axis.legend(fontsize=8)
