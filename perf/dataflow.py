@@ -105,17 +105,17 @@ def our_traffic(gemm: Gemm, model: ModelShape, item: InputSparsity,
     tokens = item.tokens
     if gemm.kind == "linear":
         k, n = gemm.in_features, gemm.out_features
-        streams = [(item, k, n, 1.0)]
+        streams = [(k, n, 1.0)]
         output_elements = tokens * n
         scores = 0.0
     else:
         hd, heads = model.head_dim, model.heads
         keys = tokens
-        streams = [(None, hd, keys, 0.5 * heads), (None, keys, hd, 0.5 * heads)]
+        streams = [(hd, keys, 0.5 * heads), (keys, hd, 0.5 * heads)]   # Q K^T, S V
         output_elements = tokens * model.hidden
         scores = keys * keys * e * heads * 0.5          # written by Q K^T, read by S V below
     dram = sram_input = sram_weight = sram_scatter = sram_gather = 0.0
-    for index, (source, k, n, repeat) in enumerate(streams):
+    for index, (k, n, repeat) in enumerate(streams):
         if gemm.kind == "attention":
             if index == 0:   # Q K^T: the query's head slots, keys as weights
                 head_slots = _ceil(model.head_dim, v)

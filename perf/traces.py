@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sparsity import InputSparsity, SecEvent, SparsityProfile, count_tiles
+from .sparsity import SecEvent, SparsityProfile, count_tiles
 from .workload import INPUTS, Case
 
 __all__ = ["TRACE_FIELDS", "save_trace", "load_trace", "load_pth", "load_any"]
