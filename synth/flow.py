@@ -374,7 +374,8 @@ def synthesize_unit(unit, options, *, yosys_version, log=log_line):
     -------
     ModuleResult
     """
-    rtl, classes = unit.rtl, {}
+    rtl, _ = nl.strip_zero_memory_init(unit.rtl)
+    classes = {}
     if not unit.flatten:
         rtl, classes = nl.dedupe_modules(rtl)
     stubs = "".join(nl.blackbox_stub(text, name) for name, text in unit.children.items())

@@ -127,6 +127,40 @@ def dedupe_modules(text):
     return kept, classes
 
 
+_MEMORY_INIT_RE = re.compile(r"^  initial begin\n((?:    (\\\S+ |[A-Za-z_][\w$]*)\[\d+\] = "
+                             r"\d+'[hbd]0+;\n)+)  end\n", re.M)
+
+
+def strip_zero_memory_init(text):
+    """Drop the ``initial`` blocks that set every word of a written memory to zero.
+
+    Amaranth writes the reset value of each memory word (3,072 lines of 1024-bit zeros for
+    the paper scatter accumulator's banks), which Yosys 0.23's ``read_verilog`` needs about 50
+    CPU seconds to elaborate. The flow replaces every memory by the ``focus_sram`` blackbox,
+    which takes no initial contents, so a written memory's all-zero initialization cannot
+    change the result. Memories that are never written (ROMs) and non-zero contents are kept.
+
+    Returns
+    -------
+    text : str
+    stripped : list of str
+        Memories whose initialization was dropped.
+    """
+    stripped = []
+
+    def strip(match):
+        names = {line.split("[", 1)[0].strip()
+                 for line in match.group(1).splitlines()}
+        (name,) = names if len(names) == 1 else (None,)
+        written = name is not None and re.search(
+            r"(?<![\w$\\])" + re.escape(name) + r"\s*\[[^;=]*\]\s*<=", text)
+        if not written:
+            return match.group(0)
+        stripped.append(name)
+        return ""
+    return _MEMORY_INIT_RE.sub(strip, text), stripped
+
+
 def _resolve(mapping, name):
     while name in mapping:
         name = mapping[name]

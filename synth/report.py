@@ -359,7 +359,7 @@ def _memories_section(report):
         for memory in block.memories:
             n = counts.get(memory.module, 0)
             rows.append([f"`{block.name}`", role(report, block),
-                         f"`{memory.module.rsplit('.', 1)[-1]}.{memory.name}`",
+                         f"`{memory.module}.{memory.name}`",
                          f"{memory.depth:,} x {memory.width}",
                          f"{memory.read_ports}R/{memory.write_ports}W", str(n),
                          _num(n * memory.bits)])

@@ -508,6 +508,19 @@ def test_bar_chart_scales_bars_to_the_largest_value():
     assert data.startswith(b"\x89PNG")
 
 
+def test_zero_initialization_of_written_memories_is_dropped():
+    def memory(name, value, written):
+        return (f"  reg [7:0] {name} [1:0];\n  initial begin\n    {name}[0] = 8'h{value};\n"
+                f"    {name}[1] = 8'h{value};\n  end\n"
+                + (f"  always @(posedge clk)\n    if (we) {name}[\\$1 [0:0]] <= d;\n"
+                   if written else ""))
+    text = memory("ram", "00", True) + memory("rom", "00", False) + memory("table", "5a", True)
+    out, stripped = netlist.strip_zero_memory_init(text)
+    assert stripped == ["ram"]
+    assert "ram[0] = " not in out and "rom[0] = 8'h00" in out and "table[1] = 8'h5a" in out
+    assert "ram[\\$1 [0:0]] <= d" in out
+
+
 def test_blackbox_stub_has_the_ports_of_the_module():
     text = ("module child(a, y, clk);\n  input [3:0] a;\n  wire [3:0] a;\n  output y;\n"
             "  reg y = 1'h0;\n  input clk;\nendmodule\n")
