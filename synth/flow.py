@@ -352,6 +352,7 @@ def _prepare(unit, rtl, stubs, options):
     (workdir / CHILDREN_FILE).write_text(stubs)
     (workdir / ys.SRAM_LIB_FILE).write_text(ys.SRAM_LIB)
     (workdir / ys.SRAM_MAP_FILE).write_text(ys.SRAM_MAP)
+    (workdir / ys.PREFIX_ADDER_FILE).write_text(ys.PREFIX_ADDER)
     library = options.liberty
     if library is not None:
         shutil.copyfile(library.path, workdir / ys.LIBERTY_FILE)
@@ -386,7 +387,7 @@ def synthesize_unit(unit, options, *, yosys_version, log=log_line):
                                  flatten=unit.flatten, liberty=library is not None,
                                  period_ps=round(options.period_ns * 1000))
     (unit.workdir / "synth.ys").write_text(script)
-    stamp = _stamp(rtl, stubs, script, yosys_version, ys.SRAM_LIB, ys.SRAM_MAP,
+    stamp = _stamp(rtl, stubs, script, yosys_version, ys.SRAM_LIB, ys.SRAM_MAP, ys.PREFIX_ADDER,
                    (unit.workdir / ys.CONSTR_FILE).read_text() if library else "",
                    library.path.read_bytes() if library else b"")
     what = (f"{unit.name} ({'flat' if unit.flatten else 'hierarchical'}"

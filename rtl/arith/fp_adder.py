@@ -1,5 +1,7 @@
 """IEEE 754 binary32 adder, round to nearest even."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -23,17 +25,18 @@ class Fp32Adder(wiring.Component):
        shift the smaller significand right by the exponent difference; the bits shifted
        out collapse into the sticky bit.
     2. *add*: add or subtract the 27-bit aligned significands (the larger minus the
-       smaller is never negative) and count the leading zeros of the result.
-    3. *round*: normalise (one bit right after a carry; left by the leading-zero count
-       after a cancellation, but never below the smallest exponent, which yields a
-       subnormal), round to nearest even on the guard/round/sticky bits, and pack; a
-       carry out of the rounded significand moves into the exponent, up to infinity.
+       smaller is never negative).
+    3. *round*: count the leading zeros, normalise (one bit right after a carry; left by
+       the leading-zero count after a cancellation, but never below the smallest exponent,
+       which yields a subnormal), round to nearest even on the guard/round/sticky bits, and
+       pack; a carry out of the rounded significand moves into the exponent, up to infinity.
 
     Parameters
     ----------
     latency : int
         Pipeline depth, 1, 2 or 3 (default 2). 1 registers the output only; 2 adds a
-        register after the alignment; 3 also registers the raw sum.
+        register after the add (steps 1-2 | step 3, about equal delays); 3 also registers
+        the aligned operands.
 
     Attributes
     ----------
@@ -52,7 +55,7 @@ class Fp32Adder(wiring.Component):
     Throughput: one sum per enabled tick.
     """
 
-    CUTS = {1: ("result",), 2: ("aligned", "result"), 3: ("aligned", "added", "result")}
+    CUTS = {1: ("result",), 2: ("added", "result"), 3: ("aligned", "added", "result")}
 
     def __init__(self, *, latency=2):
         self._cuts = check_latency("Fp32Adder", latency, self.CUTS)
@@ -69,14 +72,24 @@ class Fp32Adder(wiring.Component):
         pipe = Pipeline(m, self.en, self._cuts)
 
         # --- step 1: order by magnitude and align ------------------------------------------
-        # IEEE magnitudes order like their bit patterns.
+        # IEEE magnitudes order like their bit patterns. Both operands are decoded and both
+        # exponent differences formed while the magnitudes are compared; the comparison then
+        # only selects.
         a_is_big = wire(m, self.a[:31] >= self.b[:31], "a_is_big")
-        big = unpack(m, Mux(a_is_big, self.a, self.b), exponent_bits=8, fraction_bits=23,
-                     name="big")
-        small = unpack(m, Mux(a_is_big, self.b, self.a), exponent_bits=8, fraction_bits=23,
-                       name="small")
-        difference = wire(m, big.exponent - small.exponent, "difference")    # 0 .. 253
-        distance = wire(m, Mux(difference > 31, 31, difference)[:5], "distance")
+        a = unpack(m, self.a, exponent_bits=8, fraction_bits=23, name="a")
+        b = unpack(m, self.b, exponent_bits=8, fraction_bits=23, name="b")
+        big, small = (SimpleNamespace(**{key: wire(m, Mux(a_is_big, first, second),
+                                                  f"{name}_{key}")
+                                         for key, first, second in (
+                                             (k, getattr(x, k), getattr(y, k))
+                                             for k in vars(a))})
+                      for name, x, y in (("big", a, b), ("small", b, a)))
+
+        def clamped(difference, name):       # exponent difference, >= 31 means "all"
+            return wire(m, Mux(difference > 31, 31, difference)[:5], name)
+        distance = wire(m, Mux(a_is_big, clamped(a.exponent - b.exponent, "a_minus_b"),
+                               clamped(b.exponent - a.exponent, "b_minus_a")),
+                        "distance")                                  # |difference|, 0 .. 31
         small_grs = wire(m, Cat(Const(0, 3), small.significand), "small_grs")  # 27 bits
         lost = wire(m, (small_grs & ((Const(1, 1) << distance) - 1)[:27]) != 0, "lost")
         shifted = wire(m, (small_grs >> distance)[:27], "shifted")     # >= 27 clears all
@@ -93,14 +106,14 @@ class Fp32Adder(wiring.Component):
         )
 
         # --- step 2: add or subtract ------------------------------------------------------
-        # One adder: big + (small ^ mask) + subtract; a subtraction's borrow is dropped.
-        raw = wire(m, s1.big + (s1.small ^ Mux(s1.subtract, (1 << 27) - 1, 0)) + s1.subtract,
-                   "raw")
+        # One adder: big + (small ^ mask) + subtract, the carry-in entering through an extra
+        # low bit (1 + 1 carries exactly ``subtract``); a subtraction's borrow is dropped.
+        inverted = s1.small ^ Mux(s1.subtract, (1 << 27) - 1, 0)
+        raw = wire(m, (Cat(s1.subtract, s1.big) + Cat(s1.subtract, inverted))[1:], "raw")
         total = wire(m, Mux(s1.subtract, raw[:27], raw[:28]), "total")     # 28 bits
         s2 = pipe.cut(
             "added",
             total=total,
-            zeros=leading_zeros(total[:27], m, "zeros"),             # 27 when total is 0
             sign=s1.sign,
             exponent=s1.exponent,
             zero_sign=s1.zero_sign,
@@ -110,24 +123,31 @@ class Fp32Adder(wiring.Component):
 
         # --- step 3: normalise, round, pack -----------------------------------------------
         carry = s2.total[27]
-        # Left shift for cancellation, limited so the exponent stays >= 1 (subnormal).
-        headroom = wire(m, s2.exponent - 1, "headroom")
-        left = wire(m, Mux(s2.zeros > headroom, headroom, s2.zeros)[:5], "left")
+        # Left shift for cancellation, limited so the exponent stays >= 1 (subnormal): a
+        # sentinel one at bit 27 - exponent (none for exponents above 27) stops the
+        # leading-zero count there, so the count is already min(zeros, exponent - 1), with no
+        # compare after it; the sentinel is a decode of the exponent register.
+        sentinel = wire(m, (Const(1 << 27, 28) >> s2.exponent)[:27], "sentinel")
+        left = wire(m, leading_zeros(wire(m, s2.total[:27] | sentinel, "limited"), m,
+                                     "zeros")[:5], "left")       # 27 when total is 0
         normalized = wire(m, Mux(carry,
                                  Cat(s2.total[0] | s2.total[1], s2.total[2:28]),
                                  (s2.total[:27] << left)[:27]),
                           "normalized")                              # 24 bits + G R S
         exponent = wire(m, Mux(carry, s2.exponent + 1, s2.exponent - left)[:9],
                         "exponent")                                  # 1 .. 255
-        significand = normalized[3:27]
         guard = normalized[2]
-        round_up = wire(m, guard & (normalized[1] | normalized[0] | significand[0]),
+        round_up = wire(m, guard & (normalized[1] | normalized[0] | normalized[3]),
                         "round_up")
-        # (exponent - 1) << 23 plus a significand carrying its hidden bit is the encoding
-        # (subnormal: exponent 1, hidden bit 0); the rounding carry ripples into the
-        # exponent field and, from the largest binade, up to the infinity pattern.
-        packed = wire(m, (((exponent - 1)[:8] << 23) + significand + round_up)[:32], "packed")
-        magnitude = Mux(packed >= FP32_INF, FP32_INF, packed)[:31]
+        # The encoding: fraction, and the exponent as the field when the hidden bit is set
+        # (subnormal results have exponent 1 and field 0). Rounding up is one increment of
+        # that pattern, computed beside it and selected by round_up: a carry out of the
+        # fraction moves into the field (subnormal -> normal, next binade, up to infinity).
+        plain = wire(m, Cat(normalized[3:26], Mux(normalized[26], exponent[:8], 0)), "plain")
+        bumped = wire(m, plain + 1, "bumped")                        # 32 bits
+        packed = wire(m, Mux(round_up, bumped, plain), "packed")
+        overflow = Mux(round_up, bumped[31] | (bumped[23:31] == 0xFF), plain[23:31] == 0xFF)
+        magnitude = Mux(overflow, FP32_INF, packed[:31])[:31]
         result = Mux(s2.invalid, FP32_NAN,
                      Mux(s2.inf, Cat(Const(FP32_INF, 31), s2.sign),
                          Mux(s2.total == 0, Cat(Const(0, 31), s2.zero_sign),

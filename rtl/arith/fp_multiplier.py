@@ -5,6 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .fp_common import Pipeline, check_latency, leading_zeros, unpack, wire
+from .multiplier_tree import unsigned_product
 
 FP32_NAN = 0x7FC00000
 
@@ -68,7 +69,7 @@ class Fp16Multiplier(wiring.Component):
         s1 = pipe.cut(
             "product",
             sign=a.sign ^ b.sign,
-            significand=a.significand * b.significand,          # 22 bits, exact
+            significand=unsigned_product(m, a.significand, b.significand, "mul"),  # 22 bits
             exponent_sum=a.exponent + b.exponent,               # biased: 2 .. 60
             zero=a.zero | b.zero,
             inf=a.inf | b.inf,
