@@ -188,11 +188,14 @@ def _group_plots(rows, folder, title, plt):
                    and row.get("status") == "ok"]
         varying = [name for name in _PARAMETERS
                    if len({str(row[name]) for row in members}) > 1]
-        if len(members) < 2 or len(varying) != 1:
+        if len(members) < 2 or not varying:
             continue
+        # one parameter: against its values; several (e.g. a window with its layouter size):
+        # against the first, each point labelled with its overrides
         parameter = varying[0]
         members.sort(key=lambda row: _sort_key(row[parameter]))
-        labels = [str(row[parameter]) for row in members]
+        labels = [str(row[parameter]) if len(varying) == 1 else row["overrides"]
+                  for row in members]
         series = [(column, column.split(".")[0]) for column in
                   ("model.speedup", "area.total", "timing.total", "timing.fmax_mhz")
                   if all(isinstance(row.get(column), (int, float)) for row in members)]

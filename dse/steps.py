@@ -246,12 +246,17 @@ def _kill_group(process):
 
 
 def _error_text(log_path):
-    """The tool's last ``error:`` line, else its last three output lines."""
+    """The tool's last ``error:`` line (with the line after it when it ends in a colon, as
+    a message quoting a log does), else its last three output lines."""
     lines = [line.rstrip() for line in Path(log_path).read_text(errors="replace").splitlines()
              if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
+    errors = [index for index, line in enumerate(lines) if line.startswith("error:")]
     if errors:
-        return errors[-1][len("error:"):].strip()
+        index = errors[-1]
+        text = lines[index][len("error:"):].strip()
+        if text.endswith(":") and index + 1 < len(lines):
+            text += " " + lines[index + 1].strip()
+        return text
     return " | ".join(lines[-3:]) if lines else "no output"
 
 
@@ -460,7 +465,8 @@ def model(context):
     Options: ``cycles`` (``published``: the publication's formula with the point's array,
     m_tile, lanes and matchers; ``rtl``: our calibrated model, which needs a ``calibration``
     table measured for this configuration), ``energy`` (``published`` or ``ours``),
-    ``sparsity`` (``published-density``, ``synthetic`` or a number: the op density),
+    ``sparsity`` (``published-density``, ``synthetic`` or an op density as a string, e.g.
+    ``"0.2"``),
     ``cache`` (sparsity cache folder, default perf's).
     """
     options = context.options
