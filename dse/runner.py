@@ -430,7 +430,7 @@ def progress_printer(stream=None, *, interval=10.0):
             stream.write("\r" + text + ("\n" if finished else ""))
         elif finished or (status != state["last"] and now - state["time"] >= interval):
             stream.write(text + "\n")
-            state["time"] = now
+            state["time"], state["last"] = now, status   # a change not shown yet stays due
         stream.flush()
-        state["last"], state["ended"] = status, finished
+        state["ended"] = finished
     return show

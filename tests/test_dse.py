@@ -296,3 +296,26 @@ def test_bench_step_measures_the_gather_in_its_own_folder(tmp_path, ray_local):
         assert list(Path(result["workdir"]).glob("bench/build/bench/sic-int8-v4-m*.json"))
     refused = by_matchers["window=1,2,2"]
     assert refused["status"] == "failed" and "2x2x2 window only" in refused["error"]
+
+
+def test_progress_lines_show_every_change_at_most_once_per_interval():
+    import io
+    from dse.runner import progress_printer
+    stream = io.StringIO()
+    show = progress_printer(stream, interval=0.0)
+    for counts in ({"done": 0, "running": 0, "failed": 1, "total": 3},
+                   {"done": 0, "running": 2, "failed": 1, "total": 3},
+                   {"done": 0, "running": 2, "failed": 1, "total": 3},
+                   {"done": 2, "running": 0, "failed": 1, "total": 3},
+                   {"done": 2, "running": 0, "failed": 1, "total": 3}):
+        show(counts)
+    lines = [line.split("  [")[0] for line in stream.getvalue().splitlines()]
+    assert lines == ["points 1/3: 0 done, 0 running, 1 failed",
+                     "points 1/3: 0 done, 2 running, 1 failed",
+                     "points 3/3: 2 done, 0 running, 1 failed"]
+    slow = io.StringIO()
+    show = progress_printer(slow, interval=3600.0)
+    show({"done": 0, "running": 0, "failed": 0, "total": 2})
+    show({"done": 0, "running": 1, "failed": 0, "total": 2})   # within the interval: held
+    show({"done": 2, "running": 0, "failed": 0, "total": 2})   # the end is always shown
+    assert len(slow.getvalue().splitlines()) == 2
