@@ -469,6 +469,8 @@ def time_block(result, options, *, clock_port="clk", log=log_line):
     (:func:`synth.netlist.split_instance_ports`), the SRAM blackboxes removed and nets of more
     than ``options.max_fanout`` loads buffered; OpenSTA links the whole hierarchy from the
     block's top (``link_design``) and times every path end to end, across module boundaries.
+    When the netlists, the settings, OpenSTA and the preparation code are unchanged since the
+    last run in the block's work directory, its result is reused (``sta.stamp``).
     """
     command = sta_command()
     if command is None:
@@ -477,16 +479,26 @@ def time_block(result, options, *, clock_port="clk", log=log_line):
     library, workdir = options.liberty, Path(result.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    text = nl.split_instance_ports("".join(m.netlist.read_text() for m in result.modules))
+    netlists = [m.netlist.read_text() for m in result.modules]
+    buffer_cell = library.strongest_buffer().name
+    script = sta.sta_script(
+        netlist=sta.STA_NETLIST, liberty=ys.LIBERTY_FILE, top=result.module,
+        period_ns=options.period_ns, clock_port=clock_port, buffer_cell=buffer_cell,
+        output_load_pf=options.output_load_pf)
+    stamp = _stamp(*netlists, script, options.max_fanout, " ".join(command),
+                   library.path.read_bytes(), *(Path(m.__file__).read_bytes() for m in (nl, sta)))
+    reused = sta.load_timing(workdir, stamp)
+    if reused is not None:
+        log(f"  sta {result.name}: netlists and settings unchanged, reused "
+            f"({reused.seconds:.1f} s originally)")
+        result.timing = reused
+        return reused
+    text = nl.split_instance_ports("".join(netlists))
     text, srams = sta.remove_instances(text, ys.SRAM_CELL)
     text, buffering = nl.buffer_high_fanout(text, library, max_fanout=options.max_fanout)
     (workdir / sta.STA_NETLIST).write_text(text)
     shutil.copyfile(library.path, workdir / ys.LIBERTY_FILE)
-    buffer_cell = library.strongest_buffer().name
-    (workdir / sta.STA_SCRIPT).write_text(sta.sta_script(
-        netlist=sta.STA_NETLIST, liberty=ys.LIBERTY_FILE, top=result.module,
-        period_ns=options.period_ns, clock_port=clock_port, buffer_cell=buffer_cell,
-        output_load_pf=options.output_load_pf))
+    (workdir / sta.STA_SCRIPT).write_text(script)
     prepared = time.perf_counter() - started
     log(f"  sta {result.name} ({len(result.modules)} module netlists, prepared in "
         f"{prepared:.1f} s) ...")
@@ -497,6 +509,7 @@ def time_block(result, options, *, clock_port="clk", log=log_line):
     result.timing = sta.TimingResult(options.period_ns, slack, start, end, stages, buffering,
                                      srams, usage.seconds, sta.read_instance_count(log_text),
                                      usage.cpu_seconds, prepared)
+    sta.save_timing(workdir, stamp, result.timing)
     log(f"  sta {result.name}: {usage.seconds:.1f} s ({usage.cpu_seconds:.1f} s CPU)")
     return result.timing
 

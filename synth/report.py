@@ -409,7 +409,8 @@ def _timing_section(report):
                      str(t.stages), f"`{t.startpoint}` -> `{t.endpoint}`",
                      f"{t.buffering.nets} nets / {t.buffering.buffers} buffers "
                      f"(worst fanout {t.buffering.worst_fanout})",
-                     str(t.sram_instances), _num(t.instances), f"{t.seconds:.1f}",
+                     str(t.sram_instances), _num(t.instances),
+                     f"{t.seconds:.1f}" + (" (reused)" if t.reused else ""),
                      _num(t.cpu_seconds, 1)])
     library = report.options.liberty
     note = (f"Setup check at the liberty's corner ({report.tools.get('corner', '?')}), clock "
@@ -420,7 +421,9 @@ def _timing_section(report):
             f"{report.options.max_fanout} loads get balanced {library.strongest_buffer().name} "
             "trees before timing (a placement tool would buffer them; ABC only buffers inside "
             "one module). Memories are blackboxes without a timing model: paths through them "
-            "are not timed. Critical path = period - worst slack (includes setup).")
+            "are not timed. Critical path = period - worst slack (includes setup). A block whose "
+            "netlists and settings did not change since the last run is not timed again "
+            "(reused).")
     return ("## Timing (OpenSTA)\n\n"
             + _table(["block", "critical path ns", "Fmax MHz", "cells on path",
                       "start -> end", "fanout buffering", "SRAMs untimed",

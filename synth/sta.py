@@ -5,6 +5,7 @@ A block is timed on the mapped netlists of all the modules it needs, linked from
 """
 
 import dataclasses
+import json
 import re
 
 from .netlist import BufferingResult
@@ -42,6 +43,8 @@ class TimingResult:
     prepare_seconds : float or None
         Wall-clock time of preparing the netlist (concatenation, port splitting, SRAM
         removal, fanout buffering) before OpenSTA.
+    reused : bool
+        Read from an earlier run with the same inputs (:func:`load_timing`).
     """
 
     period_ns: float
@@ -55,6 +58,7 @@ class TimingResult:
     instances: object = None
     cpu_seconds: object = None
     prepare_seconds: object = None
+    reused: bool = False
 
     @property
     def critical_ns(self):
@@ -153,3 +157,24 @@ def read_instance_count(text):
     ``None`` when the log has no such line."""
     match = _INSTANCES_RE.search(text)
     return int(match.group(1)) if match else None
+
+
+STA_STAMP = "sta.stamp"
+STA_RESULT = "timing.json"
+
+
+def save_timing(workdir, stamp, timing):
+    """Store ``timing`` and the ``stamp`` of its inputs in ``workdir``."""
+    (workdir / STA_RESULT).write_text(json.dumps(dataclasses.asdict(timing), indent=1) + "\n")
+    (workdir / STA_STAMP).write_text(stamp)
+
+
+def load_timing(workdir, stamp):
+    """The :class:`TimingResult` stored in ``workdir`` when its stamp is ``stamp``, else
+    ``None``."""
+    stamp_path, result_path = workdir / STA_STAMP, workdir / STA_RESULT
+    if not (stamp_path.exists() and result_path.exists()) or stamp_path.read_text() != stamp:
+        return None
+    data = json.loads(result_path.read_text())
+    data["buffering"] = BufferingResult(**data["buffering"])
+    return dataclasses.replace(TimingResult(**data), reused=True)

@@ -268,6 +268,21 @@ def test_changing_one_parameter_resynthesizes_only_its_modules(tiny_engine, tmp_
 
 
 @needs_sta
+def test_a_second_run_reuses_every_yosys_and_sta_run(tiny, tmp_path):
+    first, out = tiny
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    again = run_flow(parser().parse_args([COMMAND, "--config", "tiny", "--blocks",
+                                          ",".join(TINY_BLOCKS), "--out", str(copy)]))
+    assert all(m.reused for m in again.modules)
+    assert all(b.timing.reused for b in again.blocks + again.references)
+    for old, new in zip(first.blocks + first.references, again.blocks + again.references):
+        assert (new.name, new.cell_area(), new.timing.critical_ns) == \
+            (old.name, old.cell_area(), old.timing.critical_ns)
+    assert "(reused)" in (copy / "report.md").read_text()
+
+
+@needs_sta
 def test_timing_links_the_whole_hierarchy(tiny):
     """OpenSTA sees every cell of every module instance of a block (plus fanout buffers)."""
     result, _ = tiny
