@@ -160,8 +160,9 @@ def main(argv=None):
           f"{stats.retried} retried after a lost worker), {stats.cached} from the cache; "
           f"{stats.seconds:.0f} s")
     if stats.stale:
-        print(f"{stats.stale} cached results were measured with other sources of their step "
-              "(column <step>.stale); --recompute-stale measures them again")
+        print(f"{stats.stale} results were measured with other sources of their step than "
+              "the current ones at the sweep's start (column <step>.stale); "
+              "--recompute-stale measures them again")
     for row in rows:
         if row["status"] != "ok":
             print(f"  point {row['point']} ({row['overrides'] or 'base'}): {row['status']}: "

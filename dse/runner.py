@@ -7,7 +7,8 @@ fingerprint of the sources its step depends on (:func:`dse.steps.source_fingerpr
 cached result measured with other sources is still served, marked ``stale`` (the table's
 ``<step>.stale`` column), and ``recompute_stale`` measures it again. (Keying on the sources
 instead would recompute a whole sweep whenever anyone edits the flow it calls, which in a
-shared working tree is all the time.)
+shared working tree is all the time.) A task fingerprints the sources when it starts, so a
+result measured after an edit made during the sweep is marked ``stale`` in that same run.
 
 Cache (``build/dse/cache/`` by default, shared by every sweep, so an extended or renamed sweep
 recomputes nothing already done): one JSON file per task,
@@ -166,6 +167,9 @@ def run_task(spec, attempt=1):
         env["FOCUS_MODULE_CACHE"] = str(workdir / "module-cache")
     context = StepContext(spec["base"], spec["overrides"], spec["config"], spec["config_hash"],
                           spec["options"], spec["workload"], workdir, env)
+    # the sources this attempt really runs with (another engineer may have edited them since
+    # the sweep started): recorded, so a result is compared with what measured it
+    sources = source_fingerprint(STEPS[spec["step"]].packages)
     started, clock = time.time(), time.perf_counter()
     status, error, metrics = "ok", None, {}
     try:
@@ -179,7 +183,7 @@ def run_task(spec, attempt=1):
             "overrides": spec["overrides"], "options": spec["options"], "status": status,
             "error": error, "metrics": metrics, "seconds": round(time.perf_counter() - clock, 2),
             "started": started, "host": socket.gethostname(), "attempt": attempt,
-            "workdir": str(workdir), "sources": spec["sources"]}
+            "workdir": str(workdir), "sources": sources}
 
 
 def _where(failure):
@@ -332,7 +336,8 @@ def run_sweep(sweep, *, out, cache_dir=DEFAULT_CACHE, steps=None, address=None, 
                     task = pending.pop(ref)
                     result = _collect(ray, ref, task, max_retries)
                     cache.store(result)
-                    result.update(cached=False, stale=False)
+                    result.update(cached=False, stale=result["sources"] != task.sources)
+                    stats.stale += result["stale"]
                     results[task.key] = result
                     stats.computed += 1
                     stats.failed += result["status"] != "ok"

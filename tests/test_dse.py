@@ -180,10 +180,16 @@ def _check_results_of_changed_sources_are_marked_stale(swept, monkeypatch):
     results, stats = run_sweep(sweep, out=swept["out"], cache_dir=swept["cache"])
     assert (stats.cached, stats.stale, stats.computed) == (9, 9, 0)
     assert all(result["stale"] for result in results.values())
+    # the workers fingerprint the real sources: measured again, the results are up to date
+    # with those, and stale against the (patched) fingerprint the driver planned with
     results, stats = run_sweep(sweep, out=swept["out"], cache_dir=swept["cache"],
                                steps=["model"], recompute_stale=True)
-    assert (stats.cached, stats.computed) == (0, 3)
-    assert all(not r["stale"] and r["sources"] == "edited" for r in results.values())
+    assert (stats.cached, stats.computed, stats.stale) == (0, 3, 3)
+    assert all(r["stale"] and r["sources"] != "edited" for r in results.values())
+    monkeypatch.undo()
+    results, stats = run_sweep(sweep, out=swept["out"], cache_dir=swept["cache"],
+                               steps=["model"])
+    assert (stats.cached, stats.stale, stats.computed) == (3, 0, 0)
 
 
 def test_a_killed_worker_is_retried_without_a_lost_or_duplicated_row(
