@@ -420,8 +420,13 @@ def bench(context):
             "--window-vectors", str(config["window_vectors"]),
             "--matchers", str(config["matchers"]), "--geometry", context.options["geometry"],
             "--keep", str(context.options["keep"])]
+    from sim_cocotb.bench_sic import result_name
+    width, lanes = config.get("matcher_width"), config.get("collector_lanes")
+    for option, value in (("--matcher-width", width), ("--collector-lanes", lanes)):
+        if value is not None:
+            args += [option, str(value)]
     context.run("dse.isolated", args, log="bench.log")
-    name = f"sic-{config['dtype']}-v{config['rows']}-m{config['matchers']}.json"
+    name = result_name(config["dtype"], config["rows"], config["matchers"], width, lanes) + ".json"
     runs = json.loads((out / "build" / "bench" / name).read_text())
     run = runs[0]
     periods = sorted(run["tile_periods"])

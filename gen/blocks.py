@@ -62,7 +62,8 @@ class Derived:
     def gather(self):
         """Keyword arguments of a SIC gather unit on ``vector_size``-element vectors."""
         return dict(m_tile=self.m_tile, window=self.window, window_vectors=self.window_vectors,
-                    matchers=self.matchers, position_bits=self.position_bits)
+                    matchers=self.matchers, position_bits=self.position_bits,
+                    matcher_width=self.matcher_width, collector_lanes=self.collector_lanes)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,8 @@ import dataclasses
 import hashlib
 import json
 
-from rtl.parameters import check_choice, check_int, check_window
+from rtl.arith.dot_product import fold_widths
+from rtl.parameters import check_choice, check_int, check_window, divisors
 
 from .formats import FORMATS, number_format
 
@@ -44,7 +45,13 @@ class FocusConfig:
         Width of one SEC offset code.
     mul_stages, add_stages : int or None
         Pipeline depth of the PE's multiplier and adder (and of every unit of the format);
-        ``None`` is the format's default (fp16: 1 and 2; int8: 0 and 1, not adjustable).
+        ``None`` is the format's default (fp16: 2 and 2; int8: 0 and 1, not adjustable).
+    matcher_width : int or None
+        Multipliers per SIC matcher: each dot product is folded over ``V / matcher_width``
+        cycles (``V`` = ``rows`` for the standalone gather, ``cols`` for the engine's);
+        ``None`` is ``V`` (not folded). A power of two dividing a power-of-two ``V``.
+    collector_lanes : int or None
+        Means the SIC collector computes per cycle (a divisor of ``V``; ``None``: ``V``).
     """
 
     dtype: str = "fp16"
@@ -60,6 +67,8 @@ class FocusConfig:
     offset_bits: int = 8
     mul_stages: int = None
     add_stages: int = None
+    matcher_width: int = None
+    collector_lanes: int = None
 
     def __post_init__(self):
         check_choice(None, "dtype", self.dtype, DTYPES)
@@ -76,6 +85,13 @@ class FocusConfig:
         for name in ("sort_width", "max_tokens", "offset_bits"):
             check_int(None, name, getattr(self, name))
         number_format(self.dtype, mul_stages=self.mul_stages, add_stages=self.add_stages)
+        for name, legal in (("matcher_width", fold_widths), ("collector_lanes", divisors)):
+            value = getattr(self, name)
+            for size in dict.fromkeys((self.rows, self.cols)):
+                if value is not None and (isinstance(value, bool) or value not in legal(size)):
+                    raise ValueError(f"{name} must be one of "
+                                     f"{', '.join(map(str, legal(size)))} for V = {size}, "
+                                     f"got {value!r}")
 
     @property
     def candidates(self):

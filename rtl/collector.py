@@ -1,6 +1,6 @@
 """SIC collector: compact indices, exact group sums, the similarity map and the drain."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -68,6 +68,9 @@ class Collector(wiring.Component):
     key_depth : int
         Capacity of the key-vector FIFO: at least the keys between the layouter's output and
         the verdict.
+    lanes : int, optional
+        Means computed per cycle (default V, a divisor of V): a representative takes
+        ``V / lanes`` cycles of the drain.
     hierarchy : rtl.hierarchy.Hierarchy
         Builds the mean unit (inline by default).
 
@@ -92,11 +95,12 @@ class Collector(wiring.Component):
     Timing
     ------
     Verdict to map FIFO: 2 cycles; verdict to table update: 3 cycles. The drain starts the
-    cycle after the last key's update and reads one group per cycle; a representative enters
-    ``unique``'s output buffer ``1 + RoundedMean`` latency cycles after its read.
+    cycle after the last key's update and reads one group per ``V / lanes`` cycles; a
+    representative enters ``unique``'s output buffer ``1 + RoundedMean`` latency cycles
+    after the read of its last part.
     """
 
-    def __init__(self, numbers, *, vector_size, slot_bits, m_tile, key_depth,
+    def __init__(self, numbers, *, vector_size, slot_bits, m_tile, key_depth, lanes=None,
                  hierarchy=INLINE):
         self.numbers = numbers
         self.vector_size = vector_size
@@ -116,7 +120,13 @@ class Collector(wiring.Component):
             "drain_read": Out(range(m_tile + 1)),
             "drain_done": Out(1),
         })
-        self.mean = hierarchy.build(RoundedMean, numbers, lanes=vector_size, m_tile=m_tile)
+        lanes = vector_size if lanes is None else lanes
+        if lanes < 1 or vector_size % lanes:
+            raise ValueError(f"Collector: lanes must divide vector_size {vector_size}, "
+                             f"got {lanes!r}")
+        self.lanes = lanes
+        self.parts = vector_size // lanes
+        self.mean = hierarchy.build(RoundedMean, numbers, lanes=lanes, m_tile=m_tile)
 
     @property
     def storage_bits(self):
@@ -217,13 +227,18 @@ class Collector(wiring.Component):
         ]
 
         # --- the drain of the representatives ----------------------------------------------
+        # Each group is read `parts` cycles in a row; the mean unit turns `lanes` of its sums
+        # into operands per cycle, and the representative leaves once its last part is done.
+        lanes, parts = self.lanes, self.parts
         issuing = Signal()
         unique_total = Signal(range(m_tile + 1))
         unique_position = Signal(range(m_tile + 1))
+        part = Signal(range(parts))
         m.submodules.unique_buffer = unique_buffer = SkidBuffer(self.unique.payload.shape())
         wiring.connect(m, wiring.flipped(self.unique), unique_buffer.o)
         advance = unique_buffer.i.ready
         issue = issuing & advance
+        last_part = part == parts - 1
         final = unique_position == unique_total - 1
         m.d.comb += [
             drain_port.addr.eq(unique_position),
@@ -233,29 +248,39 @@ class Collector(wiring.Component):
         with m.If(z2_last):
             # The previous drain is over: the gather admits a tile's last key only then.
             m.d.sync += [issuing.eq(z2_groups != 0), unique_total.eq(z2_groups),
-                         unique_position.eq(0)]
+                         unique_position.eq(0), part.eq(0)]
             m.d.comb += self.drain_done.eq(z2_groups == 0)
         with m.Elif(issue):
-            m.d.sync += unique_position.eq(unique_position + 1)
-            with m.If(final):
-                m.d.sync += issuing.eq(0)
-                m.d.comb += self.drain_done.eq(1)
+            m.d.sync += part.eq(Mux(last_part, 0, part + 1))
+            with m.If(last_part):
+                m.d.sync += unique_position.eq(unique_position + 1)
+                with m.If(final):
+                    m.d.sync += issuing.eq(0)
+                    m.d.comb += self.drain_done.eq(1)
 
         m.submodules.mean = mean = self.mean
         drained = self.entry(drain_port.data)
+        read_part = Signal.like(part)            # the part whose word the port presents
+        with m.If(advance):
+            m.d.sync += read_part.eq(part)
+
+        def lanes_of(array, element_bits):
+            return array.as_value().word_select(read_part, lanes * element_bits)
+
         m.d.comb += [
             mean.en.eq(advance),
-            mean.sums.eq(drained.sums),
+            mean.sums.eq(lanes_of(drained.sums, numbers.sum_shape.width)),
             mean.count.eq(drained.count),
         ]
         if numbers.special_bits:
-            m.d.comb += mean.specials.eq(drained.specials)
-        markers = data.StructLayout({"valid": 1, "first": 1, "last": 1})
+            m.d.comb += mean.specials.eq(lanes_of(drained.specials, numbers.special_bits))
+        markers = data.StructLayout({"valid": 1, "first": 1, "last": 1, "complete": 1})
         issued = Signal(markers)
         m.d.comb += [
             issued.valid.eq(issuing),
             issued.first.eq(unique_position == 0),
             issued.last.eq(final),
+            issued.complete.eq(last_part),
         ]
         stages = [issued]
         for stage in range(1 + mean.latency):
@@ -263,10 +288,20 @@ class Collector(wiring.Component):
             with m.If(advance):
                 m.d.sync += register.eq(stages[-1])
             stages.append(register)
+        leaving = stages[-1]
+        # Earlier parts of the representative wait in a register; the last one joins them.
+        operand_bits = numbers.fmt.operand_width
+        if parts > 1:
+            waiting = Signal((parts - 1) * lanes * operand_bits)
+            with m.If(advance & leaving.valid & ~leaving.complete):
+                m.d.sync += waiting.eq(Cat(waiting[lanes * operand_bits:], mean.mean))
+            vector = Cat(waiting, mean.mean)
+        else:
+            vector = mean.mean.as_value()
         m.d.comb += [
-            unique_buffer.i.valid.eq(stages[-1].valid),
-            unique_buffer.i.payload.data.eq(mean.mean),
-            unique_buffer.i.payload.first.eq(stages[-1].first),
-            unique_buffer.i.payload.last.eq(stages[-1].last),
+            unique_buffer.i.valid.eq(leaving.valid & leaving.complete),
+            unique_buffer.i.payload.data.eq(vector),
+            unique_buffer.i.payload.first.eq(leaving.first),
+            unique_buffer.i.payload.last.eq(leaving.last),
         ]
         return m

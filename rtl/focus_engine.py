@@ -34,7 +34,7 @@ class FocusEngine(wiring.Component):
     fmt : ArithmeticFormat
     rows, cols, m_tile, lanes : int
         Array size, tokens per tile, scatter lanes.
-    window, window_vectors, matchers, position_bits
+    window, window_vectors, matchers, position_bits, matcher_width, collector_lanes
         Of the output gather (see :class:`SimilarityGather`).
     hierarchy : rtl.hierarchy.Hierarchy
         Builds the array, scatter accumulator, output converter and gather (inline by
@@ -67,7 +67,8 @@ class FocusEngine(wiring.Component):
     """
 
     def __init__(self, fmt, *, rows, cols, m_tile, lanes, window=(2, 2, 2), window_vectors=256,
-                 matchers=1, position_bits=14, hierarchy=INLINE):
+                 matchers=1, position_bits=14, matcher_width=None, collector_lanes=None,
+                 hierarchy=INLINE):
         self.fmt = fmt
         self.array = hierarchy.build(SystolicArray, fmt, rows=rows, cols=cols)
         self.scatter = hierarchy.build(ScatterAccumulator, fmt, cols=cols, m_tile=m_tile,
@@ -75,7 +76,9 @@ class FocusEngine(wiring.Component):
         self.converter = hierarchy.build(OutputConverter, fmt, cols=cols)
         self.gather = hierarchy.build(SimilarityGather, fmt, vector_size=cols, m_tile=m_tile,
                                       window=window, window_vectors=window_vectors,
-                                      matchers=matchers, position_bits=position_bits)
+                                      matchers=matchers, position_bits=position_bits,
+                                      matcher_width=matcher_width,
+                                      collector_lanes=collector_lanes)
         self.m_tile, self.lanes, self.position_bits = m_tile, lanes, position_bits
         counter = Out(32)
         super().__init__({

@@ -14,8 +14,9 @@ def slot_bits_for(window_vectors):
 
 
 def beats_for(window, lanes):
-    """Beats (cycles) per key: ``ceil(C / lanes)``."""
-    return -(-len(candidate_grid(window)) // lanes)
+    """Beats per key: ``ceil((C + 1) / lanes)`` (the key's own squared norm is one more
+    item, item 0, besides its ``C`` candidates)."""
+    return -(-(len(candidate_grid(window)) + 1) // lanes)
 
 
 def layouter_storage(numbers, *, vector_size, window_vectors):
@@ -50,9 +51,12 @@ class Layouter(wiring.Component):
 
     Candidates are read ``lanes`` at a time through ``lanes`` read ports of the one buffer
     (each vector is stored once; in SRAM terms the ports are one multi-ported array or
-    ``lanes`` replicas of it): the ``C = bf*bh*bw - 1`` candidates of a key are issued in
-    ``G = ceil(C / lanes)`` consecutive beats, candidate ``g*lanes + k`` on lane ``k`` of beat
-    ``g``, in comparison order.
+    ``lanes`` replicas of it). A key has ``C + 1`` items: item 0 is the key itself (the
+    matcher's dot product of it is the key's squared norm), items ``1 .. C`` are the
+    ``C = bf*bh*bw - 1`` candidates in comparison order. They are issued in
+    ``G = ceil((C + 1) / lanes)`` beats, item ``g*lanes + k`` on lane ``k`` of beat ``g``;
+    every beat is held for ``chunks`` consecutive cycles (transfers ``chunk = 0 ..
+    chunks - 1``), while the matcher's folded dot products consume it.
 
     Parameters
     ----------
@@ -65,11 +69,13 @@ class Layouter(wiring.Component):
     window_vectors : int
         Slots of the circular buffer.
     lanes : int
-        Candidates per beat (the number of matchers).
+        Items per beat (the number of matchers).
     position_bits : int
         Width of a position.
     m_tile : int
         Largest tile.
+    chunks : int
+        Cycles per beat (the matchers' ``V / width``), a power of two.
 
     Ports
     -----
@@ -81,8 +87,8 @@ class Layouter(wiring.Component):
     frame_stride, row_stride : In(position_bits)
         FS and HS (must be constant while a tile is in flight).
     groups : Out(stream.Signature(group_layout(...), always_ready=True))
-        ``G`` beats per key, in consecutive cycles, one cycle after the key was accepted.
-        There is no back-pressure: the matcher takes one beat every cycle.
+        ``G * chunks`` transfers per key, in consecutive cycles, one cycle after the key was
+        accepted. There is no back-pressure: the matcher takes one transfer every cycle.
     norm_write_slot, norm_write_data, norm_write_en : In(slot_bits), In(accumulator), In(1)
         Squared norm of a key, written by the matcher.
     norm_read_slot : In(ArrayLayout(slot_bits, lanes))
@@ -99,7 +105,7 @@ class Layouter(wiring.Component):
     """
 
     def __init__(self, numbers, *, vector_size, window, window_vectors, lanes, position_bits,
-                 m_tile):
+                 m_tile, chunks=1):
         self.numbers = numbers
         self.vector_size = vector_size
         self.window = tuple(window)
@@ -108,7 +114,10 @@ class Layouter(wiring.Component):
         self.position_bits = position_bits
         self.m_tile = m_tile
         self.grid = candidate_grid(self.window)
+        self.chunks = chunks
         check_int("Layouter", "lanes", lanes, high=len(self.grid), limit="matchers")
+        if chunks < 1 or chunks & (chunks - 1):
+            raise ValueError(f"Layouter: chunks must be a power of two, got {chunks!r}")
         self.slot_bits = slot_bits_for(window_vectors)
         fmt = numbers.fmt
         super().__init__({
@@ -119,7 +128,7 @@ class Layouter(wiring.Component):
             "row_stride": In(position_bits),
             "groups": Out(stream.Signature(group_layout(
                 fmt.operand_shape, vector_size, lanes=lanes, slot_bits=self.slot_bits,
-                m_tile=m_tile), always_ready=True)),
+                m_tile=m_tile, chunks=chunks), always_ready=True)),
             "norm_write_slot": In(self.slot_bits),
             "norm_write_data": In(fmt.accumulator_shape),
             "norm_write_en": In(1),
@@ -162,18 +171,22 @@ class Layouter(wiring.Component):
                 self.norm_read_data[lane].eq(port.data),
             ]
 
-        # --- key acceptance and the beat counter -------------------------------------------
-        beat = Signal(range(beats), name="beat")        # beat of the key being issued
-        issuing = Signal()                               # a key has beats left to issue
+        # --- key acceptance and the transfer counter ---------------------------------------
+        # step = beat * chunks + chunk runs over the key's G * chunks transfers.
+        steps = beats * self.chunks
+        chunk_bits = (self.chunks - 1).bit_length()
+        step = Signal(range(steps), name="step")        # transfer of the key being issued
+        issuing = Signal()                               # a key has transfers left to issue
         m.d.comb += self.keys.ready.eq(~self.hold & ~issuing)
         accept = self.keys.valid & self.keys.ready
         with m.If(accept):
-            m.d.sync += [issuing.eq(beats > 1), beat.eq(1 if beats > 1 else 0)]
+            m.d.sync += [issuing.eq(steps > 1), step.eq(1 if steps > 1 else 0)]
         with m.Elif(issuing):
-            m.d.sync += beat.eq(beat + 1)
-            with m.If(beat == beats - 1):
-                m.d.sync += [issuing.eq(0), beat.eq(0)]
-        current_beat = Mux(accept, 0, beat)
+            m.d.sync += step.eq(step + 1)
+            with m.If(step == steps - 1):
+                m.d.sync += [issuing.eq(0), step.eq(0)]
+        current_step = Mux(accept, 0, step)
+        current_beat = current_step >> chunk_bits
         active = accept | issuing
 
         # --- slot of an accepted key, holes, valid flags -------------------------------------
@@ -233,19 +246,21 @@ class Layouter(wiring.Component):
 
         # --- candidate slots of the current beat ---------------------------------------------
         frame_stride, row_stride = self.frame_stride, self.row_stride
-        offsets = [f * frame_stride + r * row_stride + c for f, r, c in self.grid]
+        # item 0 is the key itself (no candidate), item i the candidate of grid entry i - 1
+        offsets = [None] + [f * frame_stride + r * row_stride + c for f, r, c in self.grid]
         out = self.groups.payload
         next_valid = Signal(lanes)
+        norm_beat = Signal()             # the beat in the output registers carries item 0
         for lane, port in enumerate(vector_reads):
             items = [beat_index * lanes + lane for beat_index in range(beats)]
             offset = Signal(self.position_bits + 4, name=f"offset{lane}")
             for beat_index, item in enumerate(items):
                 with m.If(current_beat == beat_index):
-                    if item < len(offsets):
+                    if 1 <= item < len(offsets):
                         m.d.comb += offset.eq(offsets[item])
             exists = Const(0, 1)
             for beat_index, item in enumerate(items):
-                if item < len(offsets):
+                if 1 <= item < len(offsets):
                     exists = exists | (current_beat == beat_index)
             back = Signal(slot_bits + 1, name=f"back{lane}")
             difference = slot_now - offset
@@ -256,7 +271,10 @@ class Layouter(wiring.Component):
             m.d.comb += next_valid[lane].eq(exists & flags_now.bit_select(slot, 1) & usable_now)
             with m.If(active):
                 m.d.sync += out.slots[lane].eq(slot)
-            m.d.comb += out.candidates[lane].eq(port.data)
+            if lane == 0:        # item 0: the key, against itself
+                m.d.comb += out.candidates[lane].eq(Mux(norm_beat, out.key, port.data))
+            else:
+                m.d.comb += out.candidates[lane].eq(port.data)
 
         # --- the beat, aligned with the read data ---------------------------------------------
         with m.If(accept):
@@ -270,7 +288,10 @@ class Layouter(wiring.Component):
         m.d.sync += [
             self.groups.valid.eq(active),
             out.valid.eq(next_valid),
-            out.first.eq(accept),
+            out.first.eq(active & (current_beat == 0)),
             out.last.eq(active & (current_beat == beats - 1)),
+            norm_beat.eq(active & (current_beat == 0)),
         ]
+        if self.chunks > 1:
+            m.d.sync += out.chunk.eq(current_step[:chunk_bits])
         return m

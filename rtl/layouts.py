@@ -103,19 +103,24 @@ def key_tag_layout(*, slot_bits, m_tile):
     })
 
 
-def group_layout(operand_shape, vector_size, *, lanes, slot_bits, m_tile):
-    """One beat of candidates for the similarity matcher: a key and ``lanes`` candidates."""
+def group_layout(operand_shape, vector_size, *, lanes, slot_bits, m_tile, chunks=1):
+    """One transfer of a beat for the similarity matcher: a key, ``lanes`` items and, when a
+    beat is held for several cycles (``chunks > 1``), which chunk of the vectors this cycle's
+    transfer is for. Item 0 (lane 0 of the key's first beat) is the key itself."""
     vector = data.ArrayLayout(operand_shape, vector_size)
-    return data.StructLayout({
+    fields = {
         "key": vector,
         "candidates": data.ArrayLayout(vector, lanes),
         "valid": lanes,              # candidate usable (in the tile, retained, non-zero,
-                                     # finite) and the key usable too
+                                     # finite) and the key usable too; never item 0
         "slots": data.ArrayLayout(slot_bits, lanes),
         "first": 1,                  # first beat (group) of the key
         "last": 1,                   # last beat of the key
         "tag": key_tag_layout(slot_bits=slot_bits, m_tile=m_tile),
-    })
+    }
+    if chunks > 1:
+        fields["chunk"] = range(chunks)
+    return data.StructLayout(fields)
 
 
 def decision_layout(*, slot_bits, m_tile):

@@ -6,7 +6,7 @@ configuration use.
 ``SystolicArray: rows must be an integer in [1, 256], got 0``.
 """
 
-__all__ = ["LIMITS", "check_int", "check_window", "check_choice"]
+__all__ = ["LIMITS", "check_int", "check_window", "check_choice", "divisors"]
 
 #: parameter -> (lowest, highest) legal value. Ranges that depend on other parameters
 #: (``matchers`` <= candidates, ``window_vectors`` >= the smallest window span) are narrowed
@@ -78,3 +78,8 @@ def check_choice(block, name, value, choices):
         raise ValueError(f"{prefix}{name} must be one of {', '.join(map(str, choices))}, "
                          f"got {value!r}")
     return value
+
+
+def divisors(value):
+    """The positive divisors of ``value``, ascending."""
+    return [d for d in range(1, value + 1) if value % d == 0]

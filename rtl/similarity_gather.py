@@ -4,12 +4,13 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .arith.dot_product import fold_widths
 from .arith.rounded_mean import RoundedMean
 from .collector import Collector, collector_storage, zero_code
 from .hierarchy import INLINE
 from .layouter import Layouter, beats_for, candidate_grid, layouter_storage, slot_bits_for
 from .layouts import map_layout, tile_vector, vector_layout
-from .parameters import check_int, check_window
+from .parameters import check_int, check_window, divisors
 from .similarity_matcher import THETA_BITS, SimilarityMatcher
 
 
@@ -47,9 +48,15 @@ class SimilarityGather(wiring.Component):
     window_vectors : int
         Layouter capacity in positions.
     matchers : int
-        Candidates compared per cycle, in [1, C].
+        Items (the key's norm and its candidates) compared per beat, in [1, C].
     position_bits : int
         Width of a position.
+    matcher_width : int, optional
+        Multipliers per matcher (default V): each dot product is folded over
+        ``V / matcher_width`` cycles (``rtl.arith.dot_product.fold_widths``).
+    collector_lanes : int, optional
+        Means the collector computes per cycle (default V, a divisor of V): the drain takes
+        ``V / collector_lanes`` cycles per representative.
     hierarchy : rtl.hierarchy.Hierarchy
         Builds the layouter, matcher and collector (inline by default).
 
@@ -75,22 +82,39 @@ class SimilarityGather(wiring.Component):
 
     Timing
     ------
-    One key every ``G = ceil(C / matchers)`` cycles (7 for the default window and one
-    matcher, 1 for seven). Map codes leave as the keys are decided (a FIFO of ``m_tile``
-    codes; the input stalls when it is full). A tile's representatives are drained after its
-    last key (:attr:`flush_cycles` later), one per cycle, while the next tile already runs
-    behind the drain's read pointer: the next tile's first key waits for the flush, so a
-    tile costs about ``G * tokens + flush_cycles`` cycles back to back.
+    One key every :attr:`cycles_per_key` ``= G * V / matcher_width`` cycles, with
+    ``G = ceil((C + 1) / matchers)`` beats (the key's own norm is one item besides its ``C``
+    candidates: 8 beats for the default window and one matcher, 1 for eight). Map codes
+    leave as the keys are decided (a FIFO of ``m_tile`` codes; the input stalls when it is
+    full). A tile's representatives are drained after its last key (:attr:`flush_cycles`
+    later), one per ``V / collector_lanes`` cycles, while the next tile already runs behind
+    the drain's read pointer: the next tile's first key waits for the flush, and its key of
+    row ``j`` for the drain to pass group ``j``, so a tile costs about
+    ``max(cycles_per_key, V / collector_lanes) * tokens + flush_cycles`` cycles back to
+    back.
     """
 
     def __init__(self, fmt, *, vector_size, m_tile, window, window_vectors, matchers,
-                 position_bits, hierarchy=INLINE):
+                 position_bits, matcher_width=None, collector_lanes=None, hierarchy=INLINE):
         for name, value in (("vector_size", vector_size), ("m_tile", m_tile),
                             ("window_vectors", window_vectors),
                             ("position_bits", position_bits)):
             check_int("SimilarityGather", name, value)
         window = check_window("SimilarityGather", window)
         check_int("SimilarityGather", "matchers", matchers, high=len(candidate_grid(window)))
+        matcher_width = vector_size if matcher_width is None else matcher_width
+        if matcher_width not in fold_widths(vector_size):
+            raise ValueError(f"SimilarityGather: matcher_width must be one of "
+                             f"{', '.join(map(str, fold_widths(vector_size)))} for vector_size "
+                             f"{vector_size}, got {matcher_width!r}")
+        self.matcher_width = matcher_width
+        self.chunks = vector_size // matcher_width
+        collector_lanes = vector_size if collector_lanes is None else collector_lanes
+        if collector_lanes not in divisors(vector_size):
+            raise ValueError(f"SimilarityGather: collector_lanes must divide vector_size "
+                             f"{vector_size} (one of {', '.join(map(str, divisors(vector_size)))})"
+                             f", got {collector_lanes!r}")
+        self.collector_lanes = collector_lanes
         self.fmt = fmt
         self.vector_size = vector_size
         self.m_tile = m_tile
@@ -113,24 +137,26 @@ class SimilarityGather(wiring.Component):
         })
         self.slot_bits = slot_bits_for(window_vectors)
         self.matcher_latency = SimilarityMatcher.latency_of(
-            fmt, vector_size=vector_size, lanes=matchers, beats_per_key=self.beats_per_key)
-        self.key_depth = self._key_depth(self.matcher_latency, self.beats_per_key)
+            fmt, vector_size=vector_size, lanes=matchers, beats_per_key=self.beats_per_key,
+            chunks=self.chunks)
+        self.key_depth = self._key_depth(self.matcher_latency, self.cycles_per_key)
         self.layouter = hierarchy.build(
             Layouter, self.numbers, vector_size=vector_size, window=window,
             window_vectors=window_vectors, lanes=matchers, position_bits=position_bits,
-            m_tile=m_tile)
+            m_tile=m_tile, chunks=self.chunks)
         self.matcher = hierarchy.build(
             SimilarityMatcher, self.numbers, vector_size=vector_size, lanes=matchers,
-            slot_bits=self.slot_bits, m_tile=m_tile, beats_per_key=self.beats_per_key)
+            slot_bits=self.slot_bits, m_tile=m_tile, beats_per_key=self.beats_per_key,
+            chunks=self.chunks)
         self.collector = hierarchy.build(
             Collector, self.numbers, vector_size=vector_size, slot_bits=self.slot_bits,
-            m_tile=m_tile, key_depth=self.key_depth)
+            m_tile=m_tile, key_depth=self.key_depth, lanes=collector_lanes)
 
     @staticmethod
-    def _key_depth(matcher_latency, beats_per_key):
+    def _key_depth(matcher_latency, cycles_per_key):
         """Capacity of the collector's key FIFO: the keys between the layouter and the
         verdict."""
-        return (matcher_latency + 2) // beats_per_key + 2
+        return (matcher_latency + 2) // cycles_per_key + 2
 
     def register_errors(self, *, frame_stride, row_stride, theta2, tile_length):
         """Why the hardware would raise its error flag for these runtime registers.
@@ -165,8 +191,13 @@ class SimilarityGather(wiring.Component):
 
     @property
     def beats_per_key(self):
-        """Cycles per key: ``ceil(C / matchers)``."""
+        """Beats per key: ``G = ceil((C + 1) / matchers)``."""
         return beats_for(self.window, self.matchers)
+
+    @property
+    def cycles_per_key(self):
+        """Cycles per key: ``G * V / matcher_width``."""
+        return self.beats_per_key * self.chunks
 
     @property
     def flush_cycles(self):
@@ -280,7 +311,10 @@ class SimilarityGather(wiring.Component):
             layouter.norm_write_en.eq(matcher.norm_write_en),
             layouter.norm_read_slot.eq(matcher.norm_read_slot),
             matcher.norm_read_data.eq(layouter.norm_read_data),
-            collector.keys.valid.eq(layouter.groups.valid & layouter.groups.payload.first),
+            # a key's vector, once: on its first transfer (first beat, chunk 0)
+            collector.keys.valid.eq(layouter.groups.valid & layouter.groups.payload.first
+                                    & (layouter.groups.payload.chunk == 0
+                                       if self.chunks > 1 else 1)),
             collector.keys.payload.eq(layouter.groups.payload.key),
         ]
         wiring.connect(m, layouter.groups, matcher.groups)

@@ -3,8 +3,9 @@
 Three measurements, written to ``build/bench/sic.md``:
 
 1. **Cycles** (Verilator, cocotb): one vector slot of a realistic LLaVA-Video-like sequence
-   (``golden.workloads``, V = ``--rows``) through the gather unit for each ``--matchers``
-   value, at the paper's m_tile and window_vectors: cycles between accepted keys inside a
+   (``golden.workloads``, V = ``--rows``) through the gather unit for each combination of
+   ``--matchers``, ``--matcher-width`` and ``--collector-lanes``, at the paper's m_tile and
+   window_vectors: cycles between accepted keys inside a
    tile, the full period of a tile (matching, pipeline flush and the drain of
    representatives and map), cycles per key overall, next to the published budget of
    8 cycles per key per matcher. Outputs are checked bit for bit against ``golden.sic``.
@@ -18,6 +19,7 @@ Three measurements, written to ``build/bench/sic.md``:
 """
 
 import argparse
+import itertools
 import json
 import time
 
@@ -36,30 +38,46 @@ PUBLISHED_CYCLES_PER_KEY = 8   # "gather = 8 cycles per vector per matcher"
 PUBLISHED_WINDOW_BYTES = 16 * 1024
 
 
-def unit(dtype, rows, matchers, m_tile, window_vectors, geometry):
+def unit(dtype, rows, matchers, m_tile, window_vectors, geometry, matcher_width=None,
+         collector_lanes=None):
     """A configuration and the design of its gather unit."""
     config = CONFIGS["paper"].replace(dtype=dtype, rows=rows, matchers=matchers,
                                       m_tile=m_tile, window_vectors=window_vectors,
-                                      max_tokens=GEOMETRIES[geometry].n_tokens)
+                                      max_tokens=GEOMETRIES[geometry].n_tokens,
+                                      matcher_width=matcher_width,
+                                      collector_lanes=collector_lanes)
     return config, block_design(config, "similarity_gather")
 
 
-def bench_cycles(dtype, rows, matchers, m_tile, window_vectors, geometry, keep, out_dir):
-    config, design = unit(dtype, rows, matchers, m_tile, window_vectors, geometry)
+def result_name(dtype, rows, matchers, matcher_width=None, collector_lanes=None):
+    """File stem of one benchmark run (``sic-fp16-v32-m1``, ``...-w16-l2`` when folded)."""
+    name = f"sic-{dtype}-v{rows}-m{matchers}"
+    if matcher_width is not None or collector_lanes is not None:
+        name += f"-w{matcher_width or rows}-l{collector_lanes or rows}"
+    return name
+
+
+def bench_cycles(dtype, rows, matchers, m_tile, window_vectors, geometry, keep, out_dir,
+                 matcher_width=None, collector_lanes=None):
+    config, design = unit(dtype, rows, matchers, m_tile, window_vectors, geometry,
+                          matcher_width, collector_lanes)
     dut = design.component
     shape = GEOMETRIES[geometry]
     dut.check_registers(frame_stride=shape.frame_stride, row_stride=shape.row_stride,
                         theta2=sic.theta_register(0.9), tile_length=m_tile)
-    name = f"sic-{dtype}-v{rows}-m{matchers}"
+    name = result_name(dtype, rows, matchers, matcher_width, collector_lanes)
     result_file = out_dir / f"{name}.json"
     params = {"dtype": dtype, "rows": rows, "m_tile": m_tile, "window": list(config.window),
               "window_vectors": window_vectors, "matchers": matchers,
+              "matcher_width": dut.matcher_width, "collector_lanes": dut.collector_lanes,
               "position_bits": dut.position_bits, "geometry": geometry, "keep": keep,
               "result": str(result_file)}
     started = time.perf_counter()
     run_testbench(design, "sim_cocotb.tb_bench_sic", params=params,
                   seed=1, test_dir=out_dir / name)
     return {"dtype": dtype, "rows": rows, "matchers": matchers, "m_tile": m_tile,
+            "matcher_width": dut.matcher_width, "collector_lanes": dut.collector_lanes,
+            "cycles_per_key": dut.cycles_per_key,
             "beats_per_key": dut.beats_per_key, "flush": dut.flush_cycles,
             "drain_latency": dut.drain_latency, "storage": dut.storage_bits,
             "seconds": time.perf_counter() - started,
@@ -75,10 +93,10 @@ def cycles_table(results, geometry):
         "SEC-like pruning). Tile period = cycles from a tile's first key to the next tile's "
         "first key (matching + flush + drain); cycles/key = all cycles / keys.",
         "",
-        "| dtype | matchers | keep | keys | tiles | groups | key interval in a tile | "
-        "tile period (full tiles) | flush + drain per full tile | cycles / key | "
-        "published model: 8 / matchers |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| dtype | matchers | matcher width | collector lanes | keep | keys | tiles | groups | "
+        "key interval in a tile (formula) | tile period (full tiles) | "
+        "flush + drain per full tile | cycles / key | published model: 8 / matchers |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         for run in result["runs"]:
@@ -87,9 +105,11 @@ def cycles_table(results, geometry):
             full_keys = run["tile_keys"][0]
             overhead = period - full_keys * run["key_interval_median"]
             lines.append(
-                f"| {result['dtype']} | {result['matchers']} | {run['keep']:.2f} | "
+                f"| {result['dtype']} | {result['matchers']} | {result['matcher_width']} | "
+                f"{result['collector_lanes']} | {run['keep']:.2f} | "
                 f"{run['keys']} | {run['tiles']} | {run['groups']} | "
-                f"{run['key_interval_median']:.0f} | {period} | {overhead:.0f} | "
+                f"{run['key_interval_median']:.0f} ({result['cycles_per_key']}) | {period} | "
+                f"{overhead:.0f} | "
                 f"{run['cycles'] / run['keys']:.2f} | "
                 f"{PUBLISHED_CYCLES_PER_KEY / result['matchers']:.2f} |")
     return "\n".join(lines)
@@ -164,10 +184,19 @@ def agreement_table(rows, geometry, dim):
     return "\n".join(lines)
 
 
+def _numbers(text):
+    """``"1,7"`` -> ``[1, 7]``; ``""`` -> ``[None]`` (the default)."""
+    return [int(v) for v in text.split(",")] if text else [None]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dtype", action="append", help="int8 and/or fp16 (default int8)")
     parser.add_argument("--matchers", default="1,7")
+    parser.add_argument("--matcher-width", default="",
+                        help="multipliers per matcher, comma-separated (default V: not folded)")
+    parser.add_argument("--collector-lanes", default="",
+                        help="collector means per cycle, comma-separated (default V)")
     parser.add_argument("--rows", type=int, default=32)
     parser.add_argument("--m-tile", type=int, default=1024)
     parser.add_argument("--window-vectors", type=int, default=256)
@@ -186,11 +215,14 @@ def main(argv=None):
     if not args.no_cycles:
         results = []
         for dtype in dtypes:
-            for matchers in (int(m) for m in args.matchers.split(",")):
+            for matchers, width, lanes in itertools.product(
+                    _numbers(args.matchers), _numbers(args.matcher_width),
+                    _numbers(args.collector_lanes)):
                 results.append(bench_cycles(dtype, args.rows, matchers, args.m_tile,
-                                            args.window_vectors, args.geometry, keep, out_dir))
-                print(f"{dtype} matchers={matchers}: {results[-1]['seconds']:.0f} s",
-                      flush=True)
+                                            args.window_vectors, args.geometry, keep, out_dir,
+                                            width, lanes))
+                print(f"{result_name(dtype, args.rows, matchers, width, lanes)}: "
+                      f"{results[-1]['seconds']:.0f} s", flush=True)
         report += ["## Cycles", "", cycles_table(results, args.geometry), ""]
     for dtype in dtypes:
         config = CONFIGS["paper"].replace(dtype=dtype, rows=args.rows, m_tile=args.m_tile,

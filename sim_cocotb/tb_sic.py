@@ -1,7 +1,8 @@
 """cocotb testbench of ``rtl.similarity_gather.SimilarityGather`` against ``golden.sic``.
 
 Parameters (from :func:`sim_cocotb.runner.tb_params`): ``dtype``, ``rows`` (V), ``m_tile``,
-``window``, ``window_vectors``, ``matchers``, ``position_bits``. Every check is bit for bit:
+``window``, ``window_vectors``, ``matchers``, ``position_bits``, optionally
+``matcher_width`` and ``collector_lanes`` (default V). Every check is bit for bit:
 each tile's representatives and map codes, their ``first``/``last`` markers, and a clear
 error flag.
 """
@@ -37,6 +38,8 @@ class SicTB:
         self.window_vectors = params["window_vectors"]
         self.matchers = params["matchers"]
         self.position_bits = params["position_bits"]
+        self.matcher_width = params.get("matcher_width") or self.size
+        self.collector_lanes = params.get("collector_lanes") or self.size
         self.width = self.arith.operand_width
         self.map_bits = sic.map_bits(self.m_tile)
         self.rng = np.random.default_rng([seed, test_id])
@@ -170,6 +173,32 @@ async def realistic_workloads(dut):
                                tile_length=[tb.m_tile, 16, 11, tb.m_tile][number],
                                m_tile=tb.m_tile)
         await tb.run(case, idle=idle, stall=stall)
+
+
+@cocotb.test()
+async def key_and_drain_rates(dut):
+    """The documented rates, measured with neither idle input nor back-pressure: the keys of
+    a tile are accepted ``ceil((C + 1) / matchers) * V / matcher_width`` cycles apart (the
+    key's norm is one item besides its C candidates; a dot product takes ``V /
+    matcher_width`` cycles), and a tile's representatives leave ``V / collector_lanes``
+    cycles apart."""
+    tb = SicTB(dut, 11)
+    await tb.reset()
+    candidates = len(cases.candidate_offsets(1, 1, tb.window))
+    key_period = -(-(candidates + 1) // tb.matchers) * (tb.size // tb.matcher_width)
+    drain_period = tb.size // tb.collector_lanes
+    case = cases.copy_chains(tb.rng, arith=tb.arith, vector_size=tb.size, window=tb.window,
+                             frame_stride=12, row_stride=4, tokens=tb.m_tile, noise=0.5,
+                             keep=1.0, zero=0.0, tile_length=tb.m_tile)
+    result = await tb.run(case)
+    accepted, uniques = result["accepted"], result["unique_cycles"]
+    (tile,) = result["tiles"]
+    assert len(tile.unique) > 2, "the rate check needs several representatives"
+    key_gaps = {later - earlier for earlier, later in zip(accepted, accepted[1:])}
+    drain_gaps = {later - earlier for earlier, later in zip(uniques, uniques[1:])}
+    assert key_gaps == {key_period}, f"key spacing {sorted(key_gaps)}, want {key_period}"
+    assert drain_gaps == {drain_period}, \
+        f"representative spacing {sorted(drain_gaps)}, want {drain_period}"
 
 
 @cocotb.test()

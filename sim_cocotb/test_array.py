@@ -10,7 +10,7 @@ pytestmark = pytest.mark.array
 
 SHAPES = [(2, 2), (4, 4), (4, 8), (8, 8)]
 DTYPES = ["int8", "fp16"]
-# fp16 with other unit pipeline depths (mul_stages, add_stages) than the default (1, 2):
+# fp16 with other unit pipeline depths (mul_stages, add_stages) than the default (2, 2):
 # the array must be correct for any latency of its arithmetic.
 FP16_PIPELINES = [(2, 3), (1, 1)]
 

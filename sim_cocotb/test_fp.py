@@ -98,7 +98,7 @@ def test_default_latencies():
     fmt = number_format("fp16")
     assert isinstance(fmt, Fp16Format)
     assert (fmt.mul_latency, fmt.add_latency, fmt.operand_width, fmt.accumulator_width,
-            fmt.accumulator_zero) == (1, 2, 16, 32, 0)
+            fmt.accumulator_zero) == (2, 2, 16, 32, 0)
     assert repr(Fp16Format(mul_latency=2, add_latency=3)) == \
         "Fp16Format(mul_latency=2, add_latency=3)"
     with pytest.raises(ValueError, match="Fp32Adder: latency"):

@@ -16,6 +16,13 @@ CONFIGS = {
                        matchers=7, position_bits=9),
     "fp16-v4-m1": dict(dtype="fp16", rows=4, m_tile=32, window=(2, 2, 2), window_vectors=64,
                        matchers=1, position_bits=9),
+    # folded dot products (V / matcher_width cycles) and fewer mean lanes than V
+    "int8-v8-m1-w2-c2": dict(dtype="int8", rows=8, m_tile=32, window=(2, 2, 2),
+                             window_vectors=64, matchers=1, position_bits=9, matcher_width=2,
+                             collector_lanes=2),
+    "fp16-v8-m2-w4-c4": dict(dtype="fp16", rows=8, m_tile=32, window=(2, 2, 2),
+                             window_vectors=64, matchers=2, position_bits=9, matcher_width=4,
+                             collector_lanes=4),
     "fp16-v8-m3": dict(dtype="fp16", rows=8, m_tile=32, window=(2, 2, 2), window_vectors=64,
                        matchers=3, position_bits=9),
 }
@@ -26,7 +33,8 @@ def build(params):
     config = GENERATOR_CONFIGS["tiny"].replace(
         dtype=params["dtype"], rows=params["rows"], m_tile=params["m_tile"],
         window=params["window"], window_vectors=params["window_vectors"],
-        matchers=params["matchers"], max_tokens=1 << params["position_bits"])
+        matchers=params["matchers"], max_tokens=1 << params["position_bits"],
+        matcher_width=params.get("matcher_width"), collector_lanes=params.get("collector_lanes"))
     return block_design(config, "similarity_gather")
 
 

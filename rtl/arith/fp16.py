@@ -26,7 +26,8 @@ class Fp16Format(ArithmeticFormat):
     ----------
     mul_latency : int
         Pipeline depth of :class:`~rtl.arith.fp_multiplier.Fp16Multiplier` (1 or 2,
-        default 1).
+        default 2: in one stage the weight-bank select and the multiplier set the array's
+        clock, docs/area.md).
     add_latency : int
         Pipeline depth of :class:`~rtl.arith.fp_adder.Fp32Adder` (1, 2 or 3, default 2).
     """
@@ -39,7 +40,7 @@ class Fp16Format(ArithmeticFormat):
     output_latency = 1
     importance_width = 16
 
-    def __init__(self, *, mul_latency=1, add_latency=2):
+    def __init__(self, *, mul_latency=2, add_latency=2):
         check_latency("Fp16Multiplier", mul_latency, Fp16Multiplier.CUTS)
         check_latency("Fp32Adder", add_latency, Fp32Adder.CUTS)
         self.mul_latency = mul_latency

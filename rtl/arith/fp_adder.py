@@ -72,9 +72,11 @@ class Fp32Adder(wiring.Component):
         pipe = Pipeline(m, self.en, self._cuts)
 
         # --- step 1: order by magnitude and align ------------------------------------------
-        # IEEE magnitudes order like their bit patterns. Both operands are decoded and both
-        # exponent differences formed while the magnitudes are compared; the comparison then
-        # only selects.
+        # IEEE magnitudes order like their bit patterns. Both operands are decoded, and each
+        # is aligned to the other (shifted right by the exponent difference, the bits
+        # shifted out collapsing into a sticky bit) while the magnitudes are compared; the
+        # comparison then only selects which one is the big operand and which the aligned
+        # small one.
         a_is_big = wire(m, self.a[:31] >= self.b[:31], "a_is_big")
         a = unpack(m, self.a, exponent_bits=8, fraction_bits=23, name="a")
         b = unpack(m, self.b, exponent_bits=8, fraction_bits=23, name="b")
@@ -85,18 +87,21 @@ class Fp32Adder(wiring.Component):
                                              for k in vars(a))})
                       for name, x, y in (("big", a, b), ("small", b, a)))
 
-        def clamped(difference, name):       # exponent difference, >= 31 means "all"
-            return wire(m, Mux(difference > 31, 31, difference)[:5], name)
-        distance = wire(m, Mux(a_is_big, clamped(a.exponent - b.exponent, "a_minus_b"),
-                               clamped(b.exponent - a.exponent, "b_minus_a")),
-                        "distance")                                  # |difference|, 0 .. 31
-        small_grs = wire(m, Cat(Const(0, 3), small.significand), "small_grs")  # 27 bits
-        lost = wire(m, (small_grs & ((Const(1, 1) << distance) - 1)[:27]) != 0, "lost")
-        shifted = wire(m, (small_grs >> distance)[:27], "shifted")     # >= 27 clears all
+        def aligned(x, y, name):
+            """``x``'s significand with guard/round/sticky bits, shifted right by
+            ``y.exponent - x.exponent`` (meaningful when that is not negative)."""
+            difference = y.exponent - x.exponent
+            distance = wire(m, Mux(difference > 31, 31, difference)[:5], f"{name}_distance")
+            grs = wire(m, Cat(Const(0, 3), x.significand), f"{name}_grs")    # 27 bits
+            lost = wire(m, (grs & ((Const(1, 1) << distance) - 1)[:27]) != 0, f"{name}_lost")
+            shifted = wire(m, (grs >> distance)[:27], f"{name}_shifted")    # >= 27 clears
+            return Cat(shifted[0] | lost, shifted[1:])                       # sticky in bit 0
+        small_aligned = wire(m, Mux(a_is_big, aligned(b, a, "b_aligned"),
+                                    aligned(a, b, "a_aligned")), "small_aligned")
         s1 = pipe.cut(
             "aligned",
             big=Cat(Const(0, 3), big.significand),
-            small=Cat(shifted[0] | lost, shifted[1:]),                # sticky in bit 0
+            small=small_aligned,
             subtract=big.sign ^ small.sign,
             sign=big.sign,
             exponent=big.exponent,
