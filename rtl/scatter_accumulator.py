@@ -63,7 +63,7 @@ class ScatterAccumulator(wiring.Component):
     ------
     Scatter of a slice: ``ceil(tokens / lanes)`` cycles; it starts once the slice's last
     partial sum arrived. Consecutive slices follow without a bubble when a slice has more
-    than ``add_latency + 2`` beats; shorter slices wait for the pipeline to drain. The
+    than ``add_latency + 3`` beats; shorter slices wait for the pipeline to drain. The
     read-out of a tile (one row per cycle, through a second read port of the tile banks)
     starts with the tile's last slice and follows its write-backs; the next tile's first
     slice (which only writes) follows the read pointer, so with ``tokens / lanes`` or more
@@ -89,7 +89,8 @@ class ScatterAccumulator(wiring.Component):
 
     @property
     def drain_cycles(self):
-        return self.fmt.add_latency + 2
+        """Depth of the read-add-write pipeline: read, registered reads, the adder."""
+        return self.fmt.add_latency + 3
 
     def elaborate(self, platform):
         m = Module()
@@ -234,7 +235,7 @@ class ScatterAccumulator(wiring.Component):
         with m.If(psum_beat & self.psums.payload.last):
             m.d.sync += full.bit_select(fill_bank, 1).eq(1)
 
-        # --- scatter pipeline: read (1 cycle), add (add_latency), write back ---------------
+        # --- scatter pipeline: read, register, add (add_latency), write back --------------
         groups = self.maps.payload.entries
         slice_reads = [slice_buffer.read_port(domain="sync") for _ in range(lanes)]
         produced = Signal(range(m_tile + 1))     # unique vectors of the slice being scattered
@@ -263,15 +264,19 @@ class ScatterAccumulator(wiring.Component):
         m.d.sync += [first_slice.eq(slice_index == 0), stage_row.eq(beat_index),
                      stage_final.eq(map_beat_ok & last_slice)]
 
+        # Stage 2 registers both memory reads (the tile row zeroed for a tile's first slice),
+        # so the adders start from flip-flops, as the array's do.
         zero = Const(fmt.accumulator_zero, fmt.accumulator_shape)
-        latency = fmt.add_latency
+        latency = fmt.add_latency + 1
         for j in range(lanes):
             old = Signal(row_shape, name=f"old{j}")
+            psum = Signal(row_shape, name=f"psum{j}")
             summed = Signal(row_shape, name=f"sum{j}")
             for c in range(cols):
-                m.d.comb += old[c].eq(Mux(first_slice, zero, tile_banks[j][0].data[c]))
-                m.d.comb += summed[c].eq(fmt.add(m, old[c], slice_reads[j].data[c], 1))
-            kept = delay(m, old, latency, name=f"kept{j}")
+                m.d.sync += [old[c].eq(Mux(first_slice, zero, tile_banks[j][0].data[c])),
+                             psum[c].eq(slice_reads[j].data[c])]
+                m.d.comb += summed[c].eq(fmt.add(m, old[c], psum[c], 1))
+            kept = delay(m, old, fmt.add_latency, name=f"kept{j}")
             keep = delay(m, lane_keep[j], latency, name=f"keep{j}")
             port = tile_banks[j][1]
             m.d.comb += [
