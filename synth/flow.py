@@ -358,6 +358,7 @@ def _prepare(unit, rtl, stubs, options):
         shutil.copyfile(library.path, workdir / ys.LIBERTY_FILE)
         (workdir / ys.CONSTR_FILE).write_text(
             ys.abc_constraints(library.strongest_buffer().name, options.output_load_pf))
+        (workdir / ys.ABC_SCRIPT_FILE).write_text(ys.abc_script(round(options.period_ns * 1000)))
 
 
 def synthesize_unit(unit, options, *, yosys_version, log=log_line):
@@ -389,6 +390,7 @@ def synthesize_unit(unit, options, *, yosys_version, log=log_line):
     (unit.workdir / "synth.ys").write_text(script)
     stamp = _stamp(rtl, stubs, script, yosys_version, ys.SRAM_LIB, ys.SRAM_MAP, ys.PREFIX_ADDER,
                    (unit.workdir / ys.CONSTR_FILE).read_text() if library else "",
+                   (unit.workdir / ys.ABC_SCRIPT_FILE).read_text() if library else "",
                    library.path.read_bytes() if library else b"")
     what = (f"{unit.name} ({'flat' if unit.flatten else 'hierarchical'}"
             f"{', ' + library.name if library else ', generic only'})")

@@ -7,8 +7,13 @@ from amaranth.lib.wiring import In, Out
 from ..hierarchy import INLINE
 from .fp_common import leading_zeros
 
-#: Quotient bits resolved per pipeline stage of the restoring divider.
-BITS_PER_STAGE = 4
+#: Quotient bits resolved per pipeline stage of the restoring divider (two trial
+#: subtractions per cycle keep a stage below the array's fp32 adder stage, docs/area.md).
+BITS_PER_STAGE = 2
+
+#: Registers of a lane before its first division stage: the inputs; the magnitude; its binade
+#: and the excess over the count's; the dividend's range test; the scaled dividend.
+PREPARE_STAGES = 5
 
 
 class RoundedMean(wiring.Component):
@@ -77,7 +82,7 @@ class RoundedMean(wiring.Component):
     @staticmethod
     def latency_of(numbers):
         """:attr:`latency` of a unit for ``numbers`` (without building one)."""
-        return stages_of(numbers) + 2
+        return PREPARE_STAGES + stages_of(numbers) + 1
 
     @property
     def latency(self):
@@ -87,13 +92,14 @@ class RoundedMean(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         count_bits = len(self.count)
-        # The count, registered along the divider's stages, serves every lane.
+        # The count, registered along the lanes' stages, serves every lane.
         counts = [self.count]
-        for stage in range(self.stages):
+        for stage in range(PREPARE_STAGES + self.stages):
             counts.append(_register(m, self.en, counts[-1], f"count_s{stage}"))
         if self.numbers.scaled:
+            # its bit length, as the lanes' binade stage (after two registers) needs it
             count_length = Signal(range(self.numbers.sum_shape.width + 2))
-            m.d.comb += count_length.eq(count_bits - leading_zeros(self.count))
+            m.d.comb += count_length.eq(count_bits - leading_zeros(counts[2]))
         for lane, unit in enumerate(self.units):
             m.submodules[f"lane{lane}"] = unit
             m.d.comb += [
@@ -132,13 +138,18 @@ class MeanLane(wiring.Component):
         Exact group sum.
     special : In(numbers.special_bits)
         Special-value code, passed through (absent for int8).
-    counts : In(ArrayLayout(range(m_tile + 1), stages + 1))
-        The count as it enters (index 0) and after each of the first ``stages`` stage
-        registers of the shared count pipeline.
+    counts : In(ArrayLayout(range(m_tile + 1), PREPARE_STAGES + stages + 1))
+        The count as it enters (index 0) and after each register of the shared count
+        pipeline.
     count_length : In(range(...))
-        Bit length of the entering count (formats with ``numbers.scaled`` only).
+        Bit length of ``counts[2]`` (formats with ``numbers.scaled`` only).
     mean : Out(operand)
-        The rounded mean, ``stages + 2`` advancing cycles after the inputs.
+        The rounded mean, ``PREPARE_STAGES + stages + 1`` advancing cycles after the inputs.
+
+    Stages: (1) the inputs registered; (2) ``2 |sum|``; (3) its bit length and the excess over
+    the count's (fp16); (4) whether the shifted dividend falls below the count; (5) the
+    scaled dividend and the bits it drops; then ``stages`` division stages of
+    :data:`BITS_PER_STAGE` quotient bits and the rounding.
     """
 
     def __init__(self, numbers, *, m_tile):
@@ -148,7 +159,7 @@ class MeanLane(wiring.Component):
         ports = {
             "en": In(1),
             "sum": In(numbers.sum_shape),
-            "counts": In(data.ArrayLayout(count, stages_of(numbers) + 1)),
+            "counts": In(data.ArrayLayout(count, PREPARE_STAGES + stages_of(numbers) + 1)),
             "mean": Out(numbers.fmt.operand_shape),
         }
         if numbers.special_bits:
@@ -168,39 +179,54 @@ class MeanLane(wiring.Component):
         def register(value, name):
             return _register(m, self.en, value, name)
 
-        # Stage 0: magnitude, binade, the dividend and the bits it drops.
-        total = self.sum.as_signed()
-        twice = Signal(twice_bits, name="twice")
-        m.d.comb += twice.eq(Mux(total < 0, -total, total) << 1)
+        # (1) inputs; (2) the magnitude, doubled (the rounding bit of the quotient).
+        total = register(self.sum, "sum_s1").as_signed()
+        special = register(self.special, "special_s1") if numbers.special_bits else 0
+        twice = register(Mux(total < 0, -total, total) << 1, "twice_s2")[:twice_bits]
+        negative = register(total < 0, "negative_s2")
+        special = register(special, "special_s2") if numbers.special_bits else 0
         dividend = Signal(quotient_bits + count_bits, name="dividend")
         if numbers.scaled:
+            # (3) twice / count lies in [2**(g-1), 2**(g+1)) for g = length - count_length.
             length = Signal(range(twice_bits + 1), name="length")
             m.d.comb += length.eq(twice_bits - leading_zeros(twice))
-            # twice / count lies in [2**(g-1), 2**(g+1)) for g = length - count_length.
-            excess = Signal(range(twice_bits + 1), name="excess")
-            m.d.comb += excess.eq(length - self.count_length)
-            below = (twice >> excess) < count
+            excess = register(length - self.count_length, "excess_s3")[:len(length)]
+            wide = register(length >= self.count_length + quotient_bits, "wide_s3")
+            twice3 = register(twice, "twice_s3")
+            # (4) whether the dividend shifted by the excess falls below the count
+            below = register((twice3 >> excess) < self.counts[3], "below_s4")
+            excess4 = register(excess, "excess_s4")
+            wide4 = register(wide, "wide_s4")
+            twice4 = register(twice3, "twice_s4")
+            # (5) the scaled dividend; the bits it drops make the sticky bit
             scale = Signal(range(twice_bits), name="scale")
-            with m.If(length >= self.count_length + quotient_bits):
-                m.d.comb += scale.eq(excess - (quotient_bits - 1) - below)
-            m.d.comb += dividend.eq(twice >> scale)
-            lost = (dividend << scale)[:twice_bits] != twice
+            with m.If(wide4):
+                m.d.comb += scale.eq(excess4 - (quotient_bits - 1) - below)
+            m.d.comb += dividend.eq(twice4 >> scale)
+            dropped = Signal(twice_bits, name="dropped")
+            m.d.comb += dropped.eq((1 << scale) - 1)
+            lost = (twice4 & dropped) != 0
         else:
             scale = 0
-            m.d.comb += dividend.eq(twice)
+            m.d.comb += dividend.eq(register(register(twice, "twice_s3"), "twice_s4"))
             lost = 0
+        carried = {"negative": negative, "special": special}
+        for stage in (3, 4):
+            carried = {key: register(value, f"{key}_s{stage}") if not isinstance(value, int)
+                       else value for key, value in carried.items()}
         state = {
-            "negative": register(total < 0, "negative_s0"),
-            "remainder": register(dividend, "remainder_s0"),
-            "quotient": Signal(quotient_bits, name="quotient_s0"),
-            "scale": register(scale, "scale_s0") if numbers.scaled else 0,
-            "sticky": register(lost, "sticky_s0"),
-            "special": register(self.special, "special_s0") if numbers.special_bits else 0,
+            "negative": register(carried["negative"], "negative_s5"),
+            "remainder": register(dividend, "remainder_s5"),
+            "quotient": Signal(quotient_bits, name="quotient_s5"),
+            "scale": register(scale, "scale_s5") if numbers.scaled else 0,
+            "sticky": register(lost, "sticky_s5"),
+            "special": (register(carried["special"], "special_s5") if numbers.special_bits
+                        else 0),
         }
 
         # Restoring division, BITS_PER_STAGE quotient bits per stage, MSB first.
         for stage in range(stages_of(numbers)):
-            count = self.counts[stage + 1]
+            count = self.counts[PREPARE_STAGES + stage]
             top = quotient_bits - 1 - stage * BITS_PER_STAGE
             remainder, quotient = state["remainder"], state["quotient"]
             for bit in range(top, max(top - BITS_PER_STAGE, -1), -1):
@@ -208,12 +234,12 @@ class MeanLane(wiring.Component):
                 fits = remainder >= divisor
                 remainder = Mux(fits, remainder - divisor, remainder)
                 quotient = quotient | (fits << bit)
-            state.update({key: register(state[key], f"{key}_s{stage + 1}")
+            state.update({key: register(state[key], f"{key}_d{stage + 1}")
                           for key in ("negative", "sticky", "special", "scale")
                           if not isinstance(state[key], int)})
             state["remainder"] = register(remainder[:len(state["remainder"])],
-                                          f"remainder_s{stage + 1}")
-            state["quotient"] = register(quotient[:quotient_bits], f"quotient_s{stage + 1}")
+                                          f"remainder_d{stage + 1}")
+            state["quotient"] = register(quotient[:quotient_bits], f"quotient_d{stage + 1}")
 
         # Round to nearest even and assemble the operand.
         quotient = state["quotient"]
