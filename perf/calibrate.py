@@ -42,9 +42,24 @@ def _shape(config) -> ArrayShape:
     return ArrayShape.from_config(config)
 
 
+def gather_design(matchers: int, matcher_width=None, collector_lanes=None,
+                  vector_size=None) -> str:
+    """Key of a gather design in a table's gather figures: the matcher count (``"1"``) for
+    a full-width matcher and collector, else ``"1-w16-l2"``."""
+    full = (matcher_width in (None, vector_size)) and (collector_lanes in (None, vector_size))
+    return str(matchers) if full else f"{matchers}-w{matcher_width}-l{collector_lanes}"
+
+
+def config_gather_design(config, matchers=None) -> str:
+    """:func:`gather_design` of ``config``'s gather (with ``matchers`` instead of its own)."""
+    return gather_design(config.matchers if matchers is None else matchers,
+                         config.matcher_width, config.collector_lanes, config.rows)
+
+
 def _run_values(values: dict, run: dict, gather: dict) -> dict:
-    """Model values with the gather figures of the run's matcher count."""
-    figures = gather[str(run["matchers"])]
+    """Model values with the gather figures of the design the run was measured with (its
+    ``gather`` key, or its matcher count for a full-width gather)."""
+    figures = gather[run.get("gather", str(run["matchers"]))]
     return {**values, "gather_key_interval": figures["key_interval"],
             "gather_flush": figures["flush"]}
 
@@ -166,9 +181,9 @@ def _assemble(config, config_name: str, *, command: str, source: str, array: dic
               sec: dict, engine_runs: list[dict], engine_config: dict, fixed: dict,
               notes: list[str]) -> dict:
     shape = _shape(config)
-    matchers = str(config.matchers)
+    matchers = config_gather_design(config)
     if matchers not in gather:
-        raise ValueError(f"no gather figures for {config.matchers} matcher(s)")
+        raise ValueError(f"no gather figures for the configuration's gather ({matchers})")
     values = {**array["values"], "scatter_lanes": config.scatter_lanes,
               "gather_matchers": config.matchers,
               "gather_key_interval": gather[matchers]["key_interval"],
@@ -266,6 +281,7 @@ def _sic_geometry(config) -> str:
 
 def run_benchmarks(config, config_name: str, *, log=sys.stdout) -> dict:
     """Run the four benchmarks for ``config`` and build its table (see the module docstring)."""
+    from sim_cocotb.bench_sic import result_name  # imported only when calibrating
     bench = PROJECT_ROOT / "build" / "bench"
     rows, cols, dtype = config.rows, config.cols, config.dtype
     commands = []
@@ -274,10 +290,15 @@ def run_benchmarks(config, config_name: str, *, log=sys.stdout) -> dict:
                      "--lengths", ",".join(map(str, lengths)), "--dtype", dtype])
     matchers = sorted({config.matchers, config.candidates})
     geometry = _sic_geometry(config)
+    fold = []
+    for option, value in (("--matcher-width", config.matcher_width),
+                          ("--collector-lanes", config.collector_lanes)):
+        if value is not None:
+            fold += [option, str(value)]
     commands.append(["sim_cocotb.bench_sic", "--dtype", dtype, "--rows", str(rows), "--m-tile",
                      str(config.m_tile), "--window-vectors", str(config.window_vectors),
                      "--matchers", ",".join(map(str, matchers)), "--geometry", geometry,
-                     "--keep", "1.0"])
+                     "--keep", "1.0", *fold])
     n = config.max_tokens
     cases = [(n, max(1, n // 10)), (n, max(1, 4 * n // 10)), (max(1, n // 2), max(1, n // 8))]
     commands.append(["sim_cocotb.bench_sec", "--dtype", dtype, "--sort-width",
@@ -306,11 +327,12 @@ def run_benchmarks(config, config_name: str, *, log=sys.stdout) -> dict:
                             "array_first_load": "rows beats per weight tile"}}
     gather = {}
     for count in matchers:
-        data = json.loads((bench / f"sic-{dtype}-v{rows}-m{count}.json").read_text())
+        stem = result_name(dtype, rows, count, config.matcher_width, config.collector_lanes)
+        data = json.loads((bench / f"{stem}.json").read_text())
         run = data[0]
         interval = run["key_interval_median"]
         tile_period = statistics.median(run["tile_periods"])
-        gather[str(count)] = {"key_interval": interval,
+        gather[config_gather_design(config, count)] = {"key_interval": interval,
                               "flush": tile_period - interval * run["tile_keys"][0],
                               "tile_period": tile_period, "keys": run["tile_keys"][0],
                               "source": f"bench_sic {dtype} V={rows} m_tile {config.m_tile}, "
@@ -330,7 +352,9 @@ def run_benchmarks(config, config_name: str, *, log=sys.stdout) -> dict:
                 workload = result["workload"]
                 runs.append({"workload": workload,
                              "mode": "dense" if result["dense"] else "focus",
-                             "dtype": dtype, "matchers": count, "tokens": result["tokens"],
+                             "dtype": dtype, "matchers": count,
+                             "gather": config_gather_design(config, count),
+                             "tokens": result["tokens"],
                              "slices": result["slices"], "tiles": result["tiles"],
                              "vectors": result["array_vectors"], "cycles": result["cycles"],
                              "unique_per_slice": result["unique_vectors"],

@@ -27,7 +27,7 @@ from .traces import load_any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD = PROJECT_ROOT / "build" / "model"
-COMMANDS = ("run", "calibrate", "sparsity", "cases")
+COMMANDS = ("run", "calibrate", "sparsity", "cases", "gather")
 
 
 def _config(args):
@@ -231,6 +231,45 @@ def cases(args) -> int:
     return 0
 
 
+def gather(args) -> int:
+    """Cycles per key the linear GEMMs give the SIC gather, and its stalls per design."""
+    from gen.blocks import block_component
+    from .gather_budget import budget_table
+    config, name = _config(args)
+    designs = []
+    for text in args.designs.split(","):
+        width, lanes = (int(v) for v in text.split("/"))
+        unit = block_component(config.replace(matcher_width=width, collector_lanes=lanes),
+                               "similarity_gather")
+        interval = max(unit.cycles_per_key, config.rows // lanes)
+        designs.append((f"w{width}/l{lanes} (G {interval})", interval, unit.flush_cycles))
+    from gen.formats import number_format
+    add_latency = number_format(config.dtype, mul_stages=config.mul_stages,
+                                add_stages=config.add_stages).add_latency
+    # docs/array.md: a fold shorter than reload_gap + rows - 1 waits for the weight reload
+    reload_gap = config.cols + (config.rows - 1) * (add_latency - 1)
+    min_period = args.min_period or (reload_gap + config.rows - 1)
+    print(f"# SIC gather budget: {name}, matchers {config.matchers}, scatter lanes "
+          f"{config.scatter_lanes}, array min fold period {min_period}")
+    for case in _cases(args):
+        profile = _profile(args, case, config, None)
+        rows = budget_table(case, profile, rows=config.rows, min_period=min_period,
+                            lanes=config.scatter_lanes, designs=designs,
+                            in_features=set(args.k) if args.k else None)
+        print(f"\n## {case.name} ({_sparsity_label(args)} sparsity, {profile.source})\n")
+        head = " | ".join(f"{label} stall array / engine" for label, _, _ in designs)
+        print(f"| GEMM | K | tiles | cycles/key min (p5), array | engine | {head} |")
+        print("|---|---:|---:|---:|---:|" + "---:|" * len(designs))
+        for row in rows:
+            cells = " | ".join(f"{100 * row['stall'][label]['array']:.2f} % / "
+                               f"{100 * row['stall'][label]['engine']:.2f} %"
+                               for label, _, _ in designs)
+            array, engine = row["per_key"]["array"], row["per_key"]["engine"]
+            print(f"| {row['gemm']} | {row['K']} | {row['tiles']} | {array[0]:.1f} "
+                  f"({array[1]:.1f}) | {engine[0]:.1f} ({engine[1]:.1f}) | {cells} |")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m perf", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -273,6 +312,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_workload(sparsity_parser)
     _add_runtime(sparsity_parser)
     sparsity_parser.set_defaults(handler=sparsity)
+
+    gather_parser = commands.add_parser(
+        "gather", help="cycles per key the GEMMs give the SIC gather; stalls per design")
+    _add_common(gather_parser)
+    _add_workload(gather_parser)
+    gather_parser.add_argument("--designs", default="32/32,16/2,16/4,8/2,8/4,4/8",
+                               help="matcher_width/collector_lanes pairs, comma-separated")
+    gather_parser.add_argument("--k", type=int, action="append",
+                               help="only GEMMs with this K (repeatable; default all)")
+    gather_parser.add_argument("--min-period", type=float,
+                               help="the array's shortest fold period (default reload gap + rows - 1, docs/array.md)")
+    gather_source = gather_parser.add_mutually_exclusive_group()
+    gather_source.add_argument("--density", type=float, help="a given op density")
+    gather_source.add_argument("--published-density", action="store_true")
+    gather_parser.set_defaults(trace=None)
+    _add_runtime(gather_parser)
+    gather_parser.set_defaults(handler=gather)
 
     cases_parser = commands.add_parser("cases", help="list the built-in cases")
     cases_parser.set_defaults(handler=cases)

@@ -85,9 +85,15 @@ RECORDED = {
             },
         },
         "gather": {
+            "1-w16-l2": {"key_interval": 16, "flush": 37, "tile_period": 16421, "keys": 1024,
+                         "source": "docs/sic.md, throughput table, fp16 matcher width 16, "
+                                   "collector lanes 2, keep 1.00 row: key interval 16, tile "
+                                   "period 16421 for 1024 keys, flush 37 (the paper default)"},
             "1": {"key_interval": 7, "flush": 19, "tile_period": 7187, "keys": 1024,
-                  "source": "docs/sic.md, fp16 one-matcher table, keep 1.00 row: key interval "
-                            "7, tile period 7187 for 1024 keys, flush 19"},
+                  "source": "docs/sic.md, previous full-width gather (no norm item: 7 beats "
+                            "per key), fp16 one-matcher row: key interval 7, tile period 7187 "
+                            "for 1024 keys, flush 19; the recorded engine runs were measured "
+                            "with this gather"},
             "7": {"key_interval": 1, "flush": 16, "tile_period": 1040, "keys": 1024,
                   "source": "docs/sic.md, int8 table, 7 matchers keep 1.00 row (fp16 with "
                             "seven matchers was not run at paper size)"},
@@ -98,7 +104,11 @@ RECORDED = {
         "notes": ["The paper-size engine figures predate the output-FIFO fix (docs/engine.md: "
                   "about 345 cycles per tile at that size, fixed since); tile_overhead_focus "
                   "is therefore pessimistic. Re-measure with `make calibrate CONFIG=paper` "
-                  "(40 minutes) to refresh it."],
+                  "(40 minutes) to refresh it.",
+                  "The engine runs were measured with the previous full-width gather (7 "
+                  "cycles per key) and are predicted with its figures (gather design '1'); "
+                  "the model's gather figures are those of the paper default (matcher width "
+                  "16, collector lanes 2, 16 cycles per key), measured by bench_sic."],
     },
     "small": {
         "engine_config": {"dtype": "int8", "rows": 8, "cols": 8, "m_tile": 64,

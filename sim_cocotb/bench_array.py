@@ -20,8 +20,9 @@ PUBLISHED_FILL = 93
 
 
 def bench(dtype, rows, cols, lengths, out_dir):
-    dut = block_design(CONFIGS["paper"].replace(dtype=dtype, rows=rows, cols=cols),
-                       "systolic_array")
+    config = CONFIGS["paper"].replace(dtype=dtype, rows=rows, cols=cols, matcher_width=None,
+                                      collector_lanes=None)
+    dut = block_design(config, "systolic_array")
     result_file = out_dir / f"array-{dtype}-{rows}x{cols}.json"
     started = time.perf_counter()
     run_testbench(dut, "sim_cocotb.tb_bench_array",

@@ -25,7 +25,8 @@ SIZES = {
     "medium": dict(rows=8, cols=8, m_tile=64, lanes=2, slices=8, tiles=8, geometry="small",
                    window_vectors=64, max_tokens=512),
     "paper": dict(rows=32, cols=32, m_tile=1024, lanes=2, slices=4, tiles=4,
-                  geometry="llava-video", window_vectors=256, max_tokens=12800),
+                  geometry="llava-video", window_vectors=256, max_tokens=12800,
+                  matcher_width=16, collector_lanes=2),
 }
 
 
@@ -43,7 +44,9 @@ def bench(dtype, size, matchers, out_dir, **overrides):
     config = CONFIGS["paper"].replace(dtype=dtype, rows=p["rows"], cols=p["cols"],
                                       m_tile=p["m_tile"], scatter_lanes=p["lanes"],
                                       matchers=matchers, window_vectors=p["window_vectors"],
-                                      max_tokens=p["max_tokens"])
+                                      max_tokens=p["max_tokens"],
+                                      matcher_width=p.get("matcher_width"),
+                                      collector_lanes=p.get("collector_lanes"))
     name = f"engine-{dtype}-{size}-g{matchers}-k{p['slices']}-t{p['tiles']}"
     result_file = out_dir / f"{name}.json"
     started = time.perf_counter()

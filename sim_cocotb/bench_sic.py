@@ -226,7 +226,8 @@ def main(argv=None):
         report += ["## Cycles", "", cycles_table(results, args.geometry), ""]
     for dtype in dtypes:
         config = CONFIGS["paper"].replace(dtype=dtype, rows=args.rows, m_tile=args.m_tile,
-                                          window_vectors=args.window_vectors)
+                                          window_vectors=args.window_vectors,
+                                          matcher_width=None, collector_lanes=None)
         report += [f"## Storage ({dtype})", "",
                    storage_table(block_component(config, "similarity_gather").storage_bits,
                                  dtype, args.rows), ""]

@@ -21,7 +21,8 @@ def test_focus_engine(dtype, rows, cols, m_tile, lanes, slices, matchers, geomet
                       test_dir):
     config = CONFIGS["paper"].replace(dtype=dtype, rows=rows, cols=cols, m_tile=m_tile,
                                       scatter_lanes=lanes, matchers=matchers,
-                                      window_vectors=64, max_tokens=512)
+                                      window_vectors=64, max_tokens=512,
+                                      matcher_width=None, collector_lanes=None)
     run_testbench(block_design(config, "focus_engine"), "sim_cocotb.tb_engine",
                   params={"dtype": dtype, "rows": rows, "cols": cols, "m_tile": m_tile,
                           "lanes": lanes, "slices": slices, "window": list(config.window),

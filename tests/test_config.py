@@ -64,11 +64,14 @@ def test_overrides_parse_every_field_type():
 def test_hash_is_stable_and_distinguishes_configurations():
     hashes = {config.hash for config in CONFIGS.values()}
     assert len(hashes) == len(CONFIGS)
-    assert FocusConfig().hash == CONFIGS["paper"].hash
+    # paper = the defaults with the throughput-matched gather (docs/area.md)
+    assert FocusConfig(matcher_width=16, collector_lanes=2).hash == CONFIGS["paper"].hash
+    assert FocusConfig().hash != CONFIGS["paper"].hash
     assert CONFIGS["tiny"].replace(rows=5).hash != CONFIGS["tiny"].hash
     # Optional parameters at their default do not enter the hash; set, they do.
     assert "add_stages" not in CONFIGS["paper"].to_dict()
     assert CONFIGS["paper"].replace(add_stages=2).hash != CONFIGS["paper"].hash
+    assert "matcher_width" not in CONFIGS["tiny"].to_dict()
 
 
 def test_pipeline_stages_reach_the_number_format():
