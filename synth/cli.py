@@ -1,4 +1,4 @@
-"""``python -m synth area|timing``: area and timing reports of a configuration's blocks.
+"""``python -m synth area|timing|fpga``: area and timing reports of a configuration's blocks.
 
 ``area`` generates the blocks of :data:`gen.blocks.BLOCKS` (plus the processing element of
 every registered number format) with :func:`gen.generate.generate`, synthesizes every
@@ -7,7 +7,8 @@ writes ``report.md``, ``report.csv`` and ``area.png`` into ``--out`` (default
 ``build/synth/<config>``, ``build/synth/<config>-full`` with ``--full``). ``timing`` does the
 same and adds OpenSTA's critical path and Fmax per block, timed on the linked hierarchy of its
 mapped modules. Modules whose inputs did not change since the last run are not synthesized
-again.
+again. ``fpga`` (:mod:`synth.fpga`, its own options) places and routes blocks on a Lattice
+ECP5-85k with the YoWASP Yosys and nextpnr.
 """
 
 import argparse
@@ -31,7 +32,9 @@ from .tools import ToolError, default_liberty, sta_command, tool_version, yosys_
 
 def parser():
     parser = argparse.ArgumentParser(prog="python -m synth",
-                                     description=__doc__.split("\n")[0])
+                                     description=__doc__.split("\n")[0],
+                                     epilog="python -m synth fpga --help: the ECP5 place and "
+                                            "route flow, with options of its own")
     parser.add_argument("command", choices=("area", "timing"))
     parser.add_argument("--config", default="paper", help="named configuration (default paper)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -275,6 +278,10 @@ def _summary(report, paths):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["fpga"]:
+        from . import fpga
+        return fpga.main(argv[1:])
     args = parser().parse_args(argv)
     try:
         run_flow(args)
