@@ -279,18 +279,27 @@ class SimilarityGather(wiring.Component):
         # once the drain has read group j, and its last key only after the drain: the table
         # is shared by the tile being drained and the tile being built.
         pending = Signal()
-        with m.If(accept & tile_last):
-            m.d.sync += pending.eq(1)
-        with m.Elif(collector.drain_done):
-            m.d.sync += pending.eq(0)
+        next_pending = Mux(accept & tile_last, 1, Mux(collector.drain_done, 0, pending))
+        m.d.sync += pending.eq(next_pending)
         outstanding = Signal(range(m_tile + 1))    # accepted keys whose code has not left
         map_out = self.map.valid & self.map.ready
-        m.d.sync += outstanding.eq(outstanding + accept - map_out)
-        behind_drain = ~tile_last & (index < collector.drain_read)
+        next_outstanding = outstanding + accept - map_out
+        m.d.sync += outstanding.eq(next_outstanding)
         # A tile's first key enters only once the previous tile's drain has started, i.e.
         # after that tile's last verdict: the matcher never holds keys of two tiles, so the
         # registers latched at a tile start (theta2 is used late in the matcher) are safe.
-        admit = (outstanding < m_tile) & (~pending | behind_drain)
+        # The decision is registered (computed from the next state and this cycle's drain
+        # pointer, which only grows while it matters), so it does not lengthen the layouter's
+        # input path; only a key marked ``last`` by the stream combines with ``pending``.
+        next_index = Mux(accept, Mux(tile_last, 0, index + 1), index)
+        next_length = Mux(next_index == 0, length_live,
+                          Mux(starting, length_live, latched_length))
+        next_last_by_length = next_index == next_length - 1
+        admit_registered = Signal()
+        m.d.sync += admit_registered.eq(
+            (next_outstanding < m_tile)
+            & (~next_pending | (~next_last_by_length & (next_index < collector.drain_read))))
+        admit = admit_registered & ~(beat.last & pending)
 
         # --- wiring ------------------------------------------------------------------------
         keys = layouter.keys
