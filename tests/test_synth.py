@@ -325,6 +325,17 @@ def test_every_generated_block_synthesizes(tmp_path_factory):
     assert all(report.measure(b) > 0 for b in result.blocks)
 
 
+def test_full_synthesizes_each_block_flat_in_one_run(tmp_path_factory):
+    result, out = _flow(tmp_path_factory, "tiny-full",
+                        ["area", "--config", "tiny", "--full", "--no-liberty", "--no-reference",
+                         "--blocks", "semantic_concentrator,offset_encoder"])
+    assert [m.name for m in result.modules] == ["semantic_concentrator", "offset_encoder"]
+    sec = result.blocks[0]
+    assert list(sec.generic) == [sec.module]          # flattened: no submodule left
+    assert sec.logic_transistors() > result.blocks[1].logic_transistors() > 0
+    assert "**Flat** (`FULL=1`)" in (out / "report.md").read_text()
+
+
 def test_without_a_liberty_the_report_says_so(tmp_path_factory):
     result, out = _flow(tmp_path_factory, "tiny-generic",
                         ["area", "--config", "tiny", "--no-liberty", "--no-reference",
