@@ -233,7 +233,7 @@ class Collector(wiring.Component):
         issuing = Signal()
         unique_total = Signal(range(m_tile + 1))
         unique_position = Signal(range(m_tile + 1))
-        part = Signal(range(parts))
+        part = Signal(range(max(parts, 2)))     # (one bit, always 0, when not folded)
         m.submodules.unique_buffer = unique_buffer = SkidBuffer(self.unique.payload.shape())
         wiring.connect(m, wiring.flipped(self.unique), unique_buffer.o)
         advance = unique_buffer.i.ready
@@ -265,6 +265,8 @@ class Collector(wiring.Component):
             m.d.sync += read_part.eq(part)
 
         def lanes_of(array, element_bits):
+            if parts == 1:
+                return array.as_value()
             return array.as_value().word_select(read_part, lanes * element_bits)
 
         m.d.comb += [
