@@ -88,10 +88,8 @@ class FocusConfig:
         for name, legal in (("matcher_width", fold_widths), ("collector_lanes", divisors)):
             value = getattr(self, name)
             for size in dict.fromkeys((self.rows, self.cols)):
-                if value is not None and (isinstance(value, bool) or value not in legal(size)):
-                    raise ValueError(f"{name} must be one of "
-                                     f"{', '.join(map(str, legal(size)))} for V = {size}, "
-                                     f"got {value!r}")
+                if value is not None:
+                    check_choice(None, name, value, legal(size), f"for V = {size}")
 
     @property
     def candidates(self):

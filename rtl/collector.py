@@ -8,6 +8,7 @@ from .arith.rounded_mean import RoundedMean
 from .hierarchy import INLINE
 from .queue import StreamQueue
 from .layouts import decision_layout, map_layout, tile_vector
+from .parameters import check_choice, divisors
 from .skid_buffer import SkidBuffer
 
 
@@ -120,13 +121,11 @@ class Collector(wiring.Component):
             "drain_read": Out(range(m_tile + 1)),
             "drain_done": Out(1),
         })
-        lanes = vector_size if lanes is None else lanes
-        if lanes < 1 or vector_size % lanes:
-            raise ValueError(f"Collector: lanes must divide vector_size {vector_size}, "
-                             f"got {lanes!r}")
-        self.lanes = lanes
-        self.parts = vector_size // lanes
-        self.mean = hierarchy.build(RoundedMean, numbers, lanes=lanes, m_tile=m_tile)
+        self.lanes = check_choice("Collector", "lanes",
+                                  vector_size if lanes is None else lanes,
+                                  divisors(vector_size), f"for vector_size {vector_size}")
+        self.parts = vector_size // self.lanes
+        self.mean = hierarchy.build(RoundedMean, numbers, lanes=self.lanes, m_tile=m_tile)
 
     @property
     def storage_bits(self):

@@ -71,12 +71,14 @@ def check_window(block, window):
     return window
 
 
-def check_choice(block, name, value, choices):
-    """Return ``value`` if it is one of ``choices``."""
-    if value not in choices:
+def check_choice(block, name, value, choices, context=""):
+    """Return ``value`` if it is one of ``choices`` (a bool is never one); ``context`` (e.g.
+    ``"for length 8"``) says what the choices depend on."""
+    if isinstance(value, bool) or value not in choices:
         prefix = f"{block}: " if block else ""
-        raise ValueError(f"{prefix}{name} must be one of {', '.join(map(str, choices))}, "
-                         f"got {value!r}")
+        where = f" {context}" if context else ""
+        raise ValueError(f"{prefix}{name} must be one of {', '.join(map(str, choices))}"
+                         f"{where}, got {value!r}")
     return value
 
 

@@ -10,7 +10,7 @@ from .collector import Collector, collector_storage, zero_code
 from .hierarchy import INLINE
 from .layouter import Layouter, beats_for, candidate_grid, layouter_storage, slot_bits_for
 from .layouts import map_layout, tile_vector, vector_layout
-from .parameters import check_int, check_window, divisors
+from .parameters import check_choice, check_int, check_window, divisors
 from .similarity_matcher import THETA_BITS, SimilarityMatcher
 
 
@@ -102,19 +102,16 @@ class SimilarityGather(wiring.Component):
             check_int("SimilarityGather", name, value)
         window = check_window("SimilarityGather", window)
         check_int("SimilarityGather", "matchers", matchers, high=len(candidate_grid(window)))
-        matcher_width = vector_size if matcher_width is None else matcher_width
-        if matcher_width not in fold_widths(vector_size):
-            raise ValueError(f"SimilarityGather: matcher_width must be one of "
-                             f"{', '.join(map(str, fold_widths(vector_size)))} for vector_size "
-                             f"{vector_size}, got {matcher_width!r}")
-        self.matcher_width = matcher_width
-        self.chunks = vector_size // matcher_width
-        collector_lanes = vector_size if collector_lanes is None else collector_lanes
-        if collector_lanes not in divisors(vector_size):
-            raise ValueError(f"SimilarityGather: collector_lanes must divide vector_size "
-                             f"{vector_size} (one of {', '.join(map(str, divisors(vector_size)))})"
-                             f", got {collector_lanes!r}")
-        self.collector_lanes = collector_lanes
+        context = f"for vector_size {vector_size}"
+        self.matcher_width = check_choice(
+            "SimilarityGather", "matcher_width",
+            vector_size if matcher_width is None else matcher_width,
+            fold_widths(vector_size), context)
+        self.chunks = vector_size // self.matcher_width
+        self.collector_lanes = check_choice(
+            "SimilarityGather", "collector_lanes",
+            vector_size if collector_lanes is None else collector_lanes,
+            divisors(vector_size), context)
         self.fmt = fmt
         self.vector_size = vector_size
         self.m_tile = m_tile
@@ -150,7 +147,7 @@ class SimilarityGather(wiring.Component):
             chunks=self.chunks)
         self.collector = hierarchy.build(
             Collector, self.numbers, vector_size=vector_size, slot_bits=self.slot_bits,
-            m_tile=m_tile, key_depth=self.key_depth, lanes=collector_lanes)
+            m_tile=m_tile, key_depth=self.key_depth, lanes=self.collector_lanes)
 
     @staticmethod
     def _key_depth(matcher_latency, cycles_per_key):

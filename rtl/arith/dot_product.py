@@ -5,7 +5,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..parameters import check_int
+from ..parameters import check_choice, check_int
 
 
 def fold_widths(length):
@@ -60,11 +60,8 @@ class DotProduct(wiring.Component):
 
     def __init__(self, fmt, *, length, width=None):
         check_int("DotProduct", "length", length)
-        width = length if width is None else width
-        if width not in fold_widths(length):
-            raise ValueError(f"DotProduct: width must be one of "
-                             f"{', '.join(map(str, fold_widths(length)))} for length {length}, "
-                             f"got {width!r}")
+        width = check_choice("DotProduct", "width", length if width is None else width,
+                             fold_widths(length), f"for length {length}")
         self.fmt = fmt
         self.length = length
         self.width = width
