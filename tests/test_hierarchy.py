@@ -175,12 +175,18 @@ def test_every_registered_block_builds_from_derived_parameters():
             assert instance.module in library.specs
 
 
-def test_changing_one_parameter_recompiles_only_its_verilator_blocks():
+def test_changing_one_parameter_recompiles_only_its_verilator_blocks(tmp_path, monkeypatch):
     """Hierarchical Verilator builds: after ``offset_bits`` changes, only the offset encoder's
-    C++ is compiled again; the analyzer's and the sorter's are compiler-cache hits."""
+    C++ is compiled again; the analyzer's and the sorter's are compiler-cache hits.
+
+    Builds and compiler cache are private to the test: a machine-wide cache that already
+    holds the changed encoder (an earlier run of this test) would turn its miss into a hit."""
+    from sim_cocotb import runner
     from sim_cocotb.runner import build, ccache_results
     if shutil.which("ccache") is None:
         pytest.skip("ccache is not installed (make setup as root installs it)")
+    monkeypatch.setattr(runner, "BUILD_ROOT", tmp_path / "sim")
+    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "ccache"))
     designs = [block_design(TINY.replace(offset_bits=bits), "semantic_concentrator")
                for bits in (3, 4)]
     build(designs[0], waves=False, hierarchical="all")
