@@ -139,18 +139,39 @@ def ccache_results(build_dir):
     return results
 
 
+#: Verilator options of each trace format ``build`` and ``run_testbench`` take as ``waves``.
+TRACE_FORMATS = {"fst": ("--trace-fst", "--trace-structs"), "vcd": ("--trace-vcd",),
+                 "saif": ("--trace-saif", "--trace-underscore")}
+
+
+def _trace_format(waves):
+    """``None`` (no trace), ``"fst"`` or ``"saif"`` from a ``waves`` argument."""
+    if waves is None:
+        waves = waves_requested()
+    if waves is True:
+        return "fst"
+    if waves is False:
+        return None
+    if waves not in TRACE_FORMATS:
+        raise ValueError(f"waves must be True, False or one of {sorted(TRACE_FORMATS)}, "
+                         f"got {waves!r}")
+    return waves
+
+
 def build(design, *, waves=None, hierarchical="auto"):
     """Compile ``design`` (a :class:`gen.generate.Design`) with Verilator (cached).
 
-    ``hierarchical`` selects the hier blocks (:func:`hier_blocks`). With ccache, every
+    ``waves``: ``None`` (``FOCUS_WAVES``), ``False``, ``True`` or ``"fst"`` (FST
+    waveforms), ``"saif"`` (switching activity: a SAIF file of toggle counts and time high
+    per signal over the run). ``hierarchical`` selects the hier blocks (:func:`hier_blocks`). With ccache, every
     compilation's result (hit or miss, per C++ file) is logged to ``ccache.log`` in the
     build directory. Returns the build directory. Safe to call from several pytest-xdist
     workers at once.
     """
-    waves = waves_requested() if waves is None else waves
+    trace = _trace_format(waves)
     tool_version = _toolchain_env()
     blocks = hier_blocks(design, hierarchical)
-    args = list(VERILATOR_ARGS) + (["--trace-fst", "--trace-structs"] if waves else []) \
+    args = list(VERILATOR_ARGS) + list(TRACE_FORMATS.get(trace, ())) \
         + (["--hierarchical"] if blocks else [])
     recipe = [sorted(design.files.items()), tool_version, args, blocks,
               "public top-level ports only"]
@@ -171,14 +192,14 @@ def build(design, *, waves=None, hierarchical="auto"):
                 runner.build(sources=[_control_file(build_dir, toplevel, blocks),
                                       *(sources / name for name in design.files)],
                              hdl_toplevel=toplevel, build_dir=build_dir,
-                             build_args=args, waves=waves, always=True,
+                             build_args=args, waves=trace is not None, always=True,
                              log_file=build_dir / "build.log")
             stamp.write_text(key)
     return build_dir
 
 
 def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None,
-                  hierarchical="auto"):
+                  hierarchical="auto", waves=None):
     """Run the cocotb tests of ``test_module`` against ``design``; fail on any failure.
 
     Parameters
@@ -197,11 +218,14 @@ def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None,
         Run only these tests of the module.
     hierarchical : str
         Which modules are Verilator hier blocks (:func:`hier_blocks`).
+    waves : None, bool or str
+        Trace format (:func:`build`); the trace lands in ``test_dir`` as ``dump.fst`` or
+        ``dump.saif``.
     """
     from cocotb_tools.check_results import get_results
 
-    waves = waves_requested()
-    build_dir = build(design, waves=waves, hierarchical=hierarchical)
+    trace = _trace_format(waves)
+    build_dir = build(design, waves=trace or False, hierarchical=hierarchical)
     toplevel = design.top
     test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)
@@ -211,7 +235,7 @@ def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None,
     results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
                           hdl_toplevel_lang="verilog",
                           build_dir=build_dir, test_dir=test_dir, testcase=testcase,
-                          seed=seed, extra_env=env, waves=waves,
+                          seed=seed, extra_env=env, waves=trace is not None,
                           results_xml=str(test_dir / "results.xml"))
     total, failed = get_results(results)
     if total == 0 or failed:

@@ -1,7 +1,8 @@
 """cocotb cycle measurement of the FocusEngine (driven by ``bench_engine``).
 
-Parameters: as ``tb_engine`` plus ``tiles`` (output tiles per run, streamed back to back)
-and ``result`` (JSON file to write).
+Parameters: as ``tb_engine`` plus ``tiles`` (output tiles per run, streamed back to back),
+``result`` (JSON file to write) and optionally ``workloads`` (names of the workloads to run,
+of ``dense``, ``video``, ``all similar``; default all three).
 """
 
 import json
@@ -28,6 +29,9 @@ async def engine_cycles(dut):
     cases = [("dense", True, None, None),
              (f"video ({params.get('geometry', 'tiny')})", False, w.uniques, w.maps),
              ("all similar", False, *all_similar(w, tb.rows))]
+    wanted = params.get("workloads")
+    if wanted is not None:
+        cases = [case for case in cases if case[0].split(" (")[0] in wanted]
     results = []
     for name, dense, uniques, maps in cases:
         await tb.reset()

@@ -179,7 +179,7 @@ _CONST_RE = re.compile(r"\d+'[bB]")
 
 
 @dataclasses.dataclass
-class _Connection:
+class Connection:
     line: int
     instance: str
     cell: str
@@ -188,7 +188,7 @@ class _Connection:
 
 
 @dataclasses.dataclass
-class _MappedModule:
+class MappedModule:
     name: str
     lines: list
     directions: dict
@@ -197,7 +197,9 @@ class _MappedModule:
     end_line: int
 
 
-def _parse_mapped(module):
+def parse_mapped(module):
+    """The declarations, leaf and module instance connections (one per pin) and ``assign``
+    aliases of one mapped module (a :class:`VerilogModule` of a Yosys-written netlist)."""
     lines = module.text.split("\n")
     directions, connections, aliases = {}, [], []
     current, end_line = None, len(lines) - 1
@@ -224,14 +226,15 @@ def _parse_mapped(module):
             continue
         connection = _CONN_RE.match(line)
         if connection and connection.group(2):
-            connections.append(_Connection(index, current[1], current[0],
+            connections.append(Connection(index, current[1], current[0],
                                            _strip_escape(connection.group(1).strip()),
                                            connection.group(2).strip()))
-    return _MappedModule(module.name, lines, directions, connections, aliases, end_line)
+    return MappedModule(module.name, lines, directions, connections, aliases, end_line)
 
 
-class _Nets:
-    """Union-find over net names joined by ``assign`` statements."""
+class NetAliases:
+    """Union-find over net names joined by ``assign`` statements (``find`` gives a net's
+    representative)."""
 
     def __init__(self, aliases):
         self.parent = {}
@@ -297,7 +300,7 @@ def _buffer_net(module, root, loads, library, buffer_cell, max_fanout, counter):
         # group: a list of connections (leaf level) or of subgroups.
         net = add_buffer(source)
         for item in group:
-            if isinstance(item, _Connection):
+            if isinstance(item, Connection):
                 line = module.lines[item.line]
                 module.lines[item.line] = line.replace(f"({item.net}", f"({net}", 1)
             else:
@@ -340,12 +343,12 @@ def buffer_high_fanout(text, library, *, max_fanout=16, buffer_cell=None):
     """
     buffer_cell = buffer_cell or library.strongest_buffer().name
     modules = split_modules(text)
-    parsed = [_parse_mapped(m) for m in modules]
+    parsed = [parse_mapped(m) for m in modules]
     port_directions = {p.name: {_strip_escape(k): v for k, v in p.directions.items()
                                 if v in ("input", "output", "inout")} for p in parsed}
     counter, nets, buffers, worst, constants = [0], 0, 0, 0, 0
     for module in parsed:
-        union = _Nets(module.aliases)
+        union = NetAliases(module.aliases)
         loads = {}
         for connection in module.connections:
             if _CONST_RE.match(connection.net):

@@ -1,4 +1,4 @@
-"""A dependency-free PNG bar chart (zlib + struct, a built-in 5x7 bitmap font).
+"""Dependency-free PNG bar charts (zlib + struct, a built-in 5x7 bitmap font).
 
 matplotlib would add ~60 MB of wheels (and a font cache) to draw one chart, so the area
 breakdown is rasterised here: horizontal bars with labels, enough for a report figure.
@@ -120,5 +120,47 @@ def bar_chart(title, rows, *, width=1000, label_chars=34, row_height=26):
         length = max(1, round(bar_space * value / peak)) if value > 0 else 0
         canvas.rect(x, y + 4, length, row_height - 8, PALETTE[color % len(PALETTE)])
         canvas.text(x + length + margin // 2, y + (row_height - 7 * scale) // 2, value_text,
+                    scale=scale)
+    return canvas.png()
+
+
+def stacked_bar_chart(title, rows, segments, *, width=1000, label_chars=24, row_height=30):
+    """Horizontal stacked bars with a legend, as PNG bytes.
+
+    Parameters
+    ----------
+    title : str
+    rows : list of (label, [value per segment], total_text)
+    segments : list of str
+        Segment names, in stacking order (colours from :data:`PALETTE`).
+    """
+    scale, margin = 2, 12
+    label_width = text_width("x" * label_chars, scale) + margin
+    value_width = text_width("x" * 16, scale)
+    bar_space = max(100, width - label_width - value_width - 2 * margin)
+    legend_rows = -(-len(segments) // 4)
+    height = 3 * margin + 7 * scale + len(rows) * row_height + margin \
+        + legend_rows * (7 * scale + margin) + margin
+    canvas = Canvas(width, height)
+    canvas.text(margin, margin, title[:(width - 2 * margin) // (6 * scale)], scale=scale)
+    top = 2 * margin + 7 * scale + margin
+    peak = max((sum(values) for _, values, _ in rows), default=0) or 1
+    for index, (label, values, total_text) in enumerate(rows):
+        y = top + index * row_height
+        canvas.text(margin, y + (row_height - 7 * scale) // 2, label[:label_chars], scale=scale)
+        x = margin + label_width
+        canvas.rect(x, y + 3, 1, row_height - 6, GREY)
+        for segment, value in enumerate(values):
+            length = round(bar_space * max(value, 0) / peak)
+            canvas.rect(x, y + 4, length, row_height - 8, PALETTE[segment % len(PALETTE)])
+            x += length
+        canvas.text(x + margin // 2, y + (row_height - 7 * scale) // 2, total_text, scale=scale)
+    y = top + len(rows) * row_height + margin
+    column = (width - 2 * margin) // 4
+    for segment, name in enumerate(segments):
+        x = margin + (segment % 4) * column
+        yy = y + (segment // 4) * (7 * scale + margin)
+        canvas.rect(x, yy, 7 * scale, 7 * scale, PALETTE[segment % len(PALETTE)])
+        canvas.text(x + 7 * scale + margin // 2, yy, name[:(column // (6 * scale)) - 3],
                     scale=scale)
     return canvas.png()

@@ -1,0 +1,176 @@
+"""Energy per operation and the report files of ``python -m power``.
+
+Energy of a block over a run = its average power (recorded activity) x the run's clock
+cycles (reset and drain included) x the clock period. Operations per run come from the
+benchmarks' records:
+
+* array: MACs = vectors through the array x rows x cols (= PE-cycles of streaming vectors);
+* scatter accumulator: additions = tiles x K-slices x tokens x cols;
+* output converter: elements = tiles x tokens x cols;
+* gather: keys = tiles x tokens (concentrated runs);
+* SEC: tokens (M) of the layer, and analyzer vectors + sorter passes x M for the system model.
+"""
+
+import csv
+import json
+
+from synth.png import stacked_bar_chart
+
+__all__ = ["operations", "summary", "write"]
+
+#: The machine-readable table the system model (``perf``) reads: logic energies only (SRAM
+#: macros are blackboxes in synthesis; the model takes SRAM and DRAM energies elsewhere).
+ENERGY_FORMAT = "focus-power-energy/1"
+
+
+def operations(name, result, config):
+    """``{operation: count}`` of one recorded run."""
+    if name.startswith("engine"):
+        tiles, slices, tokens = result["tiles"], result["slices"], result["tokens"]
+        return {"mac": result["array_vectors"] * config.rows * config.cols,
+                "scatter_add": tiles * slices * tokens * config.cols,
+                "converted_element": tiles * tokens * config.cols,
+                "gather_key": 0 if result["dense"] else tiles * tokens,
+                "tile": tiles}
+    return {"sec_token": result["M"],
+            "sec_vector": result["vectors"] + result["passes"] * result["M"]}
+
+
+#: (label, run, block, operation) of every energy-per-operation figure.
+FIGURES = [
+    ("array, pJ per MAC (dense)", "engine-dense", "array", "mac"),
+    ("array, pJ per MAC (concentrated)", "engine-video", "array", "mac"),
+    ("scatter accumulator, pJ per addition", "engine-video", "scatter", "scatter_add"),
+    ("output converter, pJ per element", "engine-video", "converter", "converted_element"),
+    ("gather, pJ per key", "engine-video", "gather", "gather_key"),
+    ("SEC, pJ per token", "sec", "total", "sec_token"),
+    ("SEC, pJ per analyzer vector or sorter cycle", "sec", "total", "sec_vector"),
+    ("engine, pJ per output tile (dense)", "engine-dense", "total", "tile"),
+    ("engine, pJ per output tile (concentrated)", "engine-video", "total", "tile"),
+]
+
+
+def summary(runs, config):
+    """``{label: pJ per operation}`` and ``{run: {block: pJ}}`` of the runs."""
+    energies = {name: {b.block: run.energy_pj(b) for b in run.blocks}
+                for name, run in runs.items()}
+    figures = {}
+    for label, run, block, operation in FIGURES:
+        if run not in runs:
+            continue
+        count = operations(run, runs[run].simulation.result, config)[operation]
+        figures[label] = energies[run][block] / count if count else None
+    return figures, energies
+
+
+def _energy_table(figures, period_ns):
+    def entry(value, unit, derivation):
+        return {"value": value, "unit": unit, "derivation": derivation}
+    pj = {
+        "pe_cycle": entry(figures["array, pJ per MAC (dense)"],
+                          "pJ per PE per cycle a vector streams through the array",
+                          "measured: array energy of the dense run / MACs (python -m power)"),
+        "pe_cycle_concentrated": entry(figures["array, pJ per MAC (concentrated)"],
+                                       "pJ per PE-cycle, concentrated run",
+                                       "measured (python -m power)"),
+        "scatter_add": entry(figures["scatter accumulator, pJ per addition"],
+                             "pJ per accumulator addition (one output element)",
+                             "measured: scatter energy of the concentrated run / additions"),
+        "gather_key": entry(figures["gather, pJ per key"], "pJ per key vector gathered",
+                            "measured: gather energy of the concentrated run / keys"),
+        "sec_vector": entry(figures["SEC, pJ per analyzer vector or sorter cycle"],
+                            "pJ per SEC analyzer vector or sorter cycle",
+                            "measured: SEC energy of one layer / (vectors + passes x M)"),
+    }
+    return {"format": ENERGY_FORMAT, "status": "MEASURED",
+            "about": "Logic energies per operation measured by python -m power (OpenSTA on our "
+                     "mapped netlists, activity from Verilator SAIF); SRAM macros are not "
+                     "included.",
+            "frequency_hz": 1e9 / period_ns, "pj": pj}
+
+
+def _block_rows(runs):
+    for name, run in runs.items():
+        for b in run.blocks:
+            yield {
+                "run": name, "block": b.block, "module": b.module, "cycles": run.cycles,
+                "internal_mw": b.annotated.internal * 1e3,
+                "switching_mw": b.annotated.switching * 1e3,
+                "leakage_mw": b.annotated.leakage * 1e3,
+                "total_mw": b.annotated.total * 1e3,
+                "default_activity_mw": b.default.total * 1e3,
+                "energy_pj": run.energy_pj(b),
+                "registers_annotated": b.coverage.registers[0],
+                "registers": b.coverage.registers[1],
+                "ports_annotated": b.coverage.ports[0], "ports": b.coverage.ports[1],
+                "sources_annotated": b.coverage.sources[0], "sources": b.coverage.sources[1],
+                "opensta_s": round(b.seconds, 1),
+            }
+
+
+def write(out, label, config, options, runs, seconds):
+    """Write ``report.md``, ``power.csv``, ``energy.json`` and ``energy.png`` to ``out``;
+    returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    figures, energies = summary(runs, config)
+    rows = list(_block_rows(runs))
+    paths = {"md": out / "report.md", "csv": out / "power.csv", "json": out / "energy.json",
+             "png": out / "energy.png"}
+    with open(paths["csv"], "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    table = _energy_table(figures, options.period_ns)
+    table["configuration"] = {"name": label, "hash": config.hash}
+    paths["json"].write_text(json.dumps(table, indent=1) + "\n")
+    engine_blocks = [b.block for b in runs["engine-dense"].blocks if b.block != "total"]
+    bars = []
+    for name in ("engine-dense", "engine-video"):
+        tiles = runs[name].simulation.result["tiles"]
+        parts = [energies[name][block] / tiles for block in engine_blocks]
+        glue = energies[name]["total"] / tiles - sum(parts)
+        bars.append(("dense" if name == "engine-dense" else "concentrated",
+                     parts + [max(glue, 0.0)], f"{energies[name]['total'] / tiles / 1e3:.1f} nJ"))
+    paths["png"].write_bytes(stacked_bar_chart(
+        f"Energy per output tile, {label} ({config.dtype}, {config.rows}x{config.cols})",
+        bars, engine_blocks + ["engine glue"]))
+    paths["md"].write_text(_markdown(label, config, options, runs, figures, rows, seconds))
+    return paths
+
+
+def _markdown(label, config, options, runs, figures, rows, seconds):
+    dense, video = runs["engine-dense"], runs["engine-video"]
+    lines = [f"# Power and energy: {label} (hash {config.hash})", "",
+             f"{config.dtype}, {config.rows}x{config.cols} array, m_tile {config.m_tile}, "
+             f"{config.scatter_lanes} scatter lanes, {config.matchers} matcher(s); OpenSTA at "
+             f"{options.period_ns} ns ({1e3 / options.period_ns:.0f} MHz), the liberty's corner; "
+             f"{seconds:.0f} s in all.", "",
+             "## Energy per operation", "", "| figure | pJ |", "|---|---:|"]
+    for key, value in figures.items():
+        lines.append(f"| {key} | {'-' if value is None else f'{value:,.3f}'} |")
+    d_tile = figures.get("engine, pJ per output tile (dense)")
+    c_tile = figures.get("engine, pJ per output tile (concentrated)")
+    if d_tile and c_tile:
+        lines += ["", f"Engine energy per output tile, concentrated / dense: "
+                      f"{c_tile / d_tile:.3f} ({d_tile / c_tile:.2f}x less energy; published "
+                      f"end-to-end energy efficiency 4.67x). Cycles per run: dense {dense.cycles},"
+                      f" concentrated {video.cycles}."]
+    lines += ["", "## Power per block and run", "",
+              "| run | block | internal mW | switching mW | leakage mW | total mW | default "
+              "activity mW | energy pJ | registers annotated | ports annotated |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['run']} | {r['block']} | {r['internal_mw']:.3f} | "
+                     f"{r['switching_mw']:.3f} | {r['leakage_mw']:.5f} | {r['total_mw']:.3f} | "
+                     f"{r['default_activity_mw']:.3f} | {r['energy_pj']:,.0f} | "
+                     f"{r['registers_annotated']}/{r['registers']} | "
+                     f"{r['ports_annotated']}/{r['ports']} |")
+    lines += ["", "## Runs", ""]
+    for name, run in runs.items():
+        sim = run.simulation
+        lines.append(f"- `{name}`: {run.cycles} clock cycles recorded, simulation incl. build "
+                     f"{sim.seconds:.0f} s; benchmark record `{json.dumps(sim.result)}`")
+    lines += ["", "Power of the activity sources that stand in for constants on module pins "
+              "and for SRAM read data (docs/power.md) is subtracted; SRAM macros themselves "
+              "are not in these figures.", ""]
+    return "\n".join(lines)
