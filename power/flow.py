@@ -4,11 +4,12 @@
    unchanged) and prepares the linked netlist OpenSTA reads (``blocks/<block>/sta_netlist.v``).
 2. Simulations record SAIF activity (:mod:`power.stimulus`): the engine on a dense and on a
    concentrated (video) workload, the SEC top on one layer.
-3. For every block instance (the engine's array, scatter accumulator, output converter, tile
-   buffer and gather, the SEC's analyzer, sorter and encoder, and each top as a whole) OpenSTA
-   links that block's module, annotates the activity of its registers and input ports
-   (:mod:`power.activity`) and reports internal, switching and leakage power, once with the
-   recorded activity and once with OpenSTA's default activity.
+3. OpenSTA links the whole hierarchy of each top, annotates the recorded activity of every
+   register and input port (:mod:`power.activity`) and reports the internal, switching and
+   leakage power of every cell, summed per block instance below the top (the engine's array,
+   scatter accumulator, output converter, tile buffer and gather; the SEC's analyzer, sorter
+   and encoder; the top's own cells as ``glue``), once with the recorded activity and once
+   with OpenSTA's default activity.
 4. Energy of a block in a run = power x the run's clock cycles x the clock period; energy per
    operation = that energy / the operations the run performed (MACs, scatter additions, keys
    gathered, SEC tokens).
@@ -24,13 +25,13 @@ from synth.cli import run_flow
 from synth.liberty import read_liberty
 from synth.tools import ToolError, sta_command
 
-from .activity import annotate
+from .activity import Coverage, annotate, nearest_pe
 from .netlist import plain_name, prepare
 from .saif import read_saif
-from .sta import power_script, run_power
+from .sta import Power, power_script, run_power
 from .stimulus import default_geometry, engine_run, sec_run
 
-__all__ = ["Options", "BlockPower", "RunPower", "synthesize", "block_instances", "measure"]
+__all__ = ["Options", "BlockPower", "RunPower", "synthesize", "measure", "simulate"]
 
 NETLIST = "power_netlist.v"
 LIBERTY = "cells.lib"
@@ -50,6 +51,23 @@ class Options:
     geometry: str = None
     sec_tokens: int = None
     sec_keep: float = 0.4
+    pe_columns: tuple = None    # None: automatic (:func:`traced_columns`); (): every PE
+    zeros: bool = False         # also run the dense workload with all-zero activations
+    synth_dir: Path = None      # the synthesis work directory (default <out>/synth)
+    sec: bool = True            # run the SEC top
+
+#: Arrays with more PEs than this trace sampled columns only (a flat build of the paper's
+#: 32x32 fp16 array did not verilate in 15 minutes and 7 GB).
+FULL_TRACE_PES = 256
+
+
+def traced_columns(options, config):
+    """The array columns whose PEs are traced, or ``None`` for every PE."""
+    if options.pe_columns is not None:
+        return tuple(options.pe_columns) or None
+    if config.rows * config.cols <= FULL_TRACE_PES:
+        return None
+    return (0, config.cols // 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +84,7 @@ class BlockPower:
     coverage: object        # activity.Coverage
     missing: tuple
     seconds: float
+    nan_cells: int = 0      # cells whose power OpenSTA computed as NaN (left out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,9 +103,9 @@ class RunPower:
 
 def synthesize(options):
     """``{block name: synth BlockResult}`` of the engine and the SEC top (timing flow)."""
-    argv = ["timing", "--config", options.config_name, "--blocks",
-            "focus_engine,semantic_concentrator", "--no-reference",
-            "--out", str(options.out / "synth"), "--jobs", str(options.jobs),
+    blocks = "focus_engine,semantic_concentrator" if options.sec else "focus_engine"
+    argv = ["timing", "--config", options.config_name, "--blocks", blocks, "--no-reference",
+            "--out", str(options.synth_dir or options.out / "synth"), "--jobs", str(options.jobs),
             "--period", str(options.period_ns)]
     for override in options.overrides:
         argv += ["--set", override]
@@ -94,48 +113,23 @@ def synthesize(options):
     return {block.name: block for block in report.blocks}
 
 
-def block_instances(prepared, top):
-    """``[(label, instance, module)]``: the top itself and each module instance directly
-    below it."""
-    children = sorted({(plain_name(c.instance), c.cell)
-                       for c in prepared.modules[top].connections if c.cell in prepared.modules})
-    return [("total", "", top)] + [(instance, instance, module) for instance, module in children]
-
-
-def _block_power(command, workdir, prepared, library, saif, scope, cycles, label, instance,
-                 module, period_ns, default_cache):
-    inner = tuple(scope) + ((instance,) if instance else ())
-    activity, coverage, missing = annotate(prepared, module, library, saif, inner, cycles)
-    run_dir = workdir / (label.replace("/", "_"))
-    run_dir.mkdir(parents=True, exist_ok=True)
+def _power_run(command, workdir, top, period_ns, activity, what):
+    workdir.mkdir(parents=True, exist_ok=True)
     for name in (NETLIST, LIBERTY):
-        target = run_dir / name
+        target = workdir / name
         if not target.exists():
-            target.symlink_to((workdir / name).resolve())
-    annotated, sources, usage = run_power(
-        command, run_dir, power_script(liberty=LIBERTY, netlist=NETLIST, top=module,
-                                       period_ns=period_ns, activity=activity),
-        f"OpenSTA power of {label}")
-    default = default_cache.get(module)
-    if default is None:
-        default_dir = run_dir / "default"
-        default_dir.mkdir(exist_ok=True)
-        for name in (NETLIST, LIBERTY):
-            target = default_dir / name
-            if not target.exists():
-                target.symlink_to((workdir / name).resolve())
-        default, _, _ = run_power(
-            command, default_dir, power_script(liberty=LIBERTY, netlist=NETLIST, top=module,
-                                               period_ns=period_ns, activity=None),
-            f"OpenSTA default-activity power of {label}")
-        default_cache[module] = default
-    return BlockPower(label, instance, module, annotated, default, sources, coverage,
-                      tuple(missing), usage.seconds)
+            target.symlink_to((workdir.parent / name).resolve())
+    return run_power(command, workdir, power_script(liberty=LIBERTY, netlist=NETLIST, top=top,
+                                                    period_ns=period_ns, activity=activity),
+                     what)
 
 
 def measure(simulation, synth_block, workdir, *, period_ns, jobs, log=print):
     """OpenSTA power of every block of ``synth_block`` (a synth ``BlockResult``) under the
-    activity of ``simulation``; returns a :class:`RunPower`."""
+    activity of ``simulation``: one run on the whole linked hierarchy with the recorded
+    activity and one with OpenSTA's default, each summed per instance below the top.
+    Returns a :class:`RunPower` (blocks: ``total``, each child instance, ``glue`` for the
+    top's own cells)."""
     command = sta_command()
     if command is None:
         raise ToolError("power needs OpenSTA (sta): install Debian's opensta (make setup as "
@@ -150,19 +144,36 @@ def measure(simulation, synth_block, workdir, *, period_ns, jobs, log=print):
     saif = read_saif(simulation.saif)
     cycles = saif.cycles(simulation.scope)
     top = synth_block.module
-    blocks, defaults = [], {}
-    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = [pool.submit(_block_power, command, workdir, prepared, library, saif,
-                               simulation.scope, cycles, label, instance, module, period_ns,
-                               defaults)
-                   for label, instance, module in block_instances(prepared, top)]
-        for future in futures:
-            blocks.append(future.result())
-            b = blocks[-1]
-            log(f"  {simulation.name} {b.block:14s} {b.annotated.total * 1e3:10.3f} mW "
-                f"(default activity {b.default.total * 1e3:10.3f} mW), registers annotated "
-                f"{b.coverage.registers[0]}/{b.coverage.registers[1]}, OpenSTA "
-                f"{b.seconds:.1f} s")
+    substitute = nearest_pe(simulation.pe_columns) if simulation.pe_columns else None
+    activity, coverage, missing = annotate(prepared, top, library, saif, simulation.scope,
+                                           cycles, substitute)
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(jobs, 2))) as pool:
+        recorded = pool.submit(_power_run, command, workdir / "recorded", top, period_ns,
+                               activity, f"OpenSTA power of {simulation.name}")
+        default = pool.submit(_power_run, command, workdir / "default", top, period_ns, None,
+                              f"OpenSTA default-activity power of {top}")
+        (groups, nan, usage), (default_groups, _, _) = recorded.result(), default.result()
+    zero = Power(0.0, 0.0, 0.0)
+    sources = groups.pop("@sources", zero)
+    default_groups.pop("@sources", None)
+    names = sorted(set(groups) | set(default_groups))
+    blocks = [BlockPower("total", "", top, sum((groups[n] for n in groups), zero),
+                         sum((default_groups[n] for n in default_groups), zero), sources,
+                         coverage, tuple(missing), usage.seconds, nan)]
+    for name in names:
+        counts = coverage.groups.get(name, (0, 0, 0))
+        blocks.append(BlockPower(name or "glue", name, "", groups.get(name, zero),
+                                 default_groups.get(name, zero), zero,
+                                 Coverage((counts[0], counts[1]), (0, 0), (0, 0), counts[2]),
+                                 tuple(m for m in missing if m.split("/")[0] == name),
+                                 0.0, 0))
+    for b in blocks:
+        sampled = f" ({b.coverage.sampled} from sampled PEs)" if b.coverage.sampled else ""
+        log(f"  {simulation.name} {b.block:14s} {b.annotated.total * 1e3:10.3f} mW "
+            f"(default activity {b.default.total * 1e3:10.3f} mW), registers annotated "
+            f"{b.coverage.registers[0]}/{b.coverage.registers[1]}{sampled}")
+    log(f"  {simulation.name}: OpenSTA {usage.seconds:.0f} s, {nan} cell(s) with NaN power "
+        f"left out, activity sources {sources.total * 1e3:.3f} mW subtracted")
     return RunPower(simulation, cycles, period_ns, blocks)
 
 
@@ -171,11 +182,13 @@ def simulate(options, config):
     geometry = options.geometry or default_geometry(options.config_name)
     sim_dir = options.out / "sim"
     runs = {}
-    for workload in ("dense", "video"):
+    columns = traced_columns(options, config)
+    for workload in ("dense", "video") + (("zeros",) if options.zeros else ()):
         runs[f"engine-{workload}"] = engine_run(config, workload, sim_dir / f"engine-{workload}",
                                                 geometry=geometry, slices=options.slices,
-                                                tiles=options.tiles)
-    tokens = options.sec_tokens or min(config.max_tokens, 1024)
-    keep = max(1, round(tokens * options.sec_keep))
-    runs["sec"] = sec_run(config, sim_dir / "sec", tokens=tokens, keep=keep)
+                                                tiles=options.tiles, pe_columns=columns)
+    if options.sec:
+        tokens = options.sec_tokens or min(config.max_tokens, 1024)
+        keep = max(1, round(tokens * options.sec_keep))
+        runs["sec"] = sec_run(config, sim_dir / "sec", tokens=tokens, keep=keep)
     return runs

@@ -27,7 +27,7 @@ import re
 from synth.netlist import NetAliases, parse_mapped, split_modules
 
 __all__ = ["SOURCE_PREFIX", "Register", "Source", "PreparedNetlist", "prepare", "registers",
-           "plain_name"]
+           "sequential_arcs", "plain_name"]
 
 SOURCE_PREFIX = "focus_activity_source_"
 _CONSTANT_RE = re.compile(r"^1'b([01xXzZ])$")
@@ -42,13 +42,16 @@ def plain_name(net):
 @dataclasses.dataclass(frozen=True)
 class Register:
     """One flip-flop below the top: ``path`` (instance path, ``/``-separated, of the cell),
-    ``pin`` (its output pin), ``scope`` (instance names from the top to its module), and
-    ``names`` (the nets its output drives, RTL names first)."""
+    ``pin`` (its output pin), ``scope`` (instance names from the top to its module),
+    ``names`` (the nets its output drives, RTL names first), ``inputs`` (its non-clock
+    input pins) and ``cell`` (its library cell)."""
 
     path: str
     pin: str
     scope: tuple
     names: tuple
+    inputs: tuple = ()
+    cell: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,5 +212,17 @@ def registers(prepared, top, library):
             ordered = sorted({plain_name(n) for n in group},
                              key=lambda n: (n.startswith("_"), n))
             result.append(Register(prefix + plain_name(c.instance), c.pin, scope,
-                                   tuple(ordered)))
+                                   tuple(ordered),
+                                   tuple(p.name for p in cell.inputs if not p.is_clock),
+                                   c.cell))
     return result
+
+
+def sequential_arcs(library, cells):
+    """``[(cell, clock pin, output pin)]`` of the sequential ``cells`` (names)."""
+    arcs = []
+    for name in sorted(cells):
+        cell = library.cells[name]
+        for clock in (p for p in cell.inputs if p.is_clock):
+            arcs += [(name, clock.name, out.name) for out in cell.outputs]
+    return arcs

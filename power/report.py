@@ -63,25 +63,30 @@ def summary(runs, config):
     return figures, energies
 
 
+#: The system model's energy table: key -> (figure label, unit, derivation).
+TABLE = {
+    "pe_cycle": ("array, pJ per MAC (dense)",
+                 "pJ per PE per cycle a vector streams through the array",
+                 "array energy of the dense run / MACs"),
+    "pe_cycle_concentrated": ("array, pJ per MAC (concentrated)", "pJ per PE-cycle",
+                              "array energy of the concentrated run / MACs"),
+    "scatter_add": ("scatter accumulator, pJ per addition",
+                    "pJ per accumulator addition (one output element)",
+                    "scatter energy of the concentrated run / additions"),
+    "convert_element": ("output converter, pJ per element", "pJ per output element converted",
+                        "converter energy of the concentrated run / elements"),
+    "gather_key": ("gather, pJ per key", "pJ per key vector gathered",
+                   "gather energy of the concentrated run / keys"),
+    "sec_vector": ("SEC, pJ per analyzer vector or sorter cycle",
+                   "pJ per SEC analyzer vector or sorter cycle",
+                   "SEC energy of one layer / (vectors + passes x M)"),
+}
+
+
 def _energy_table(figures, period_ns):
-    def entry(value, unit, derivation):
-        return {"value": value, "unit": unit, "derivation": derivation}
-    pj = {
-        "pe_cycle": entry(figures["array, pJ per MAC (dense)"],
-                          "pJ per PE per cycle a vector streams through the array",
-                          "measured: array energy of the dense run / MACs (python -m power)"),
-        "pe_cycle_concentrated": entry(figures["array, pJ per MAC (concentrated)"],
-                                       "pJ per PE-cycle, concentrated run",
-                                       "measured (python -m power)"),
-        "scatter_add": entry(figures["scatter accumulator, pJ per addition"],
-                             "pJ per accumulator addition (one output element)",
-                             "measured: scatter energy of the concentrated run / additions"),
-        "gather_key": entry(figures["gather, pJ per key"], "pJ per key vector gathered",
-                            "measured: gather energy of the concentrated run / keys"),
-        "sec_vector": entry(figures["SEC, pJ per analyzer vector or sorter cycle"],
-                            "pJ per SEC analyzer vector or sorter cycle",
-                            "measured: SEC energy of one layer / (vectors + passes x M)"),
-    }
+    pj = {key: {"value": figures[label], "unit": unit,
+                "derivation": f"measured (python -m power): {derivation}"}
+          for key, (label, unit, derivation) in TABLE.items() if figures.get(label)}
     return {"format": ENERGY_FORMAT, "status": "MEASURED",
             "about": "Logic energies per operation measured by python -m power (OpenSTA on our "
                      "mapped netlists, activity from Verilator SAIF); SRAM macros are not "
@@ -127,13 +132,12 @@ def write(out, label, config, options, runs, seconds):
     bars = []
     for name in ("engine-dense", "engine-video"):
         tiles = runs[name].simulation.result["tiles"]
-        parts = [energies[name][block] / tiles for block in engine_blocks]
-        glue = energies[name]["total"] / tiles - sum(parts)
         bars.append(("dense" if name == "engine-dense" else "concentrated",
-                     parts + [max(glue, 0.0)], f"{energies[name]['total'] / tiles / 1e3:.1f} nJ"))
+                     [energies[name].get(block, 0.0) / tiles for block in engine_blocks],
+                     f"{energies[name]['total'] / tiles / 1e3:.1f} nJ"))
     paths["png"].write_bytes(stacked_bar_chart(
         f"Energy per output tile, {label} ({config.dtype}, {config.rows}x{config.cols})",
-        bars, engine_blocks + ["engine glue"]))
+        bars, engine_blocks))
     paths["md"].write_text(_markdown(label, config, options, runs, figures, rows, seconds))
     return paths
 
@@ -155,6 +159,23 @@ def _markdown(label, config, options, runs, figures, rows, seconds):
                       f"{c_tile / d_tile:.3f} ({d_tile / c_tile:.2f}x less energy; published "
                       f"end-to-end energy efficiency 4.67x). Cycles per run: dense {dense.cycles},"
                       f" concentrated {video.cycles}."]
+    lines += ["", "## Energy per output tile by block", "",
+              "| block | dense nJ | concentrated nJ | concentrated / dense |",
+              "|---|---:|---:|---:|"]
+    for block in [b.block for b in dense.blocks]:
+        per_tile = {}
+        for name, run in (("dense", dense), ("video", video)):
+            power = next(b for b in run.blocks if b.block == block)
+            per_tile[name] = run.energy_pj(power) / run.simulation.result["tiles"] / 1e3
+        ratio = per_tile["video"] / per_tile["dense"] if per_tile["dense"] else float("nan")
+        lines.append(f"| {block} | {per_tile['dense']:,.1f} | {per_tile['video']:,.1f} | "
+                     f"{ratio:.3f} |")
+    if "engine-zeros" in runs:
+        array = {name: next(b for b in runs[name].blocks if b.block == "array")
+                 for name in ("engine-dense", "engine-zeros")}
+        lines += ["", f"Array power with all-zero activations: "
+                      f"{array['engine-zeros'].annotated.total * 1e3:.3f} mW, with the dense "
+                      f"workload's: {array['engine-dense'].annotated.total * 1e3:.3f} mW."]
     lines += ["", "## Power per block and run", "",
               "| run | block | internal mW | switching mW | leakage mW | total mW | default "
               "activity mW | energy pJ | registers annotated | ports annotated |",
@@ -170,7 +191,16 @@ def _markdown(label, config, options, runs, figures, rows, seconds):
         sim = run.simulation
         lines.append(f"- `{name}`: {run.cycles} clock cycles recorded, simulation incl. build "
                      f"{sim.seconds:.0f} s; benchmark record `{json.dumps(sim.result)}`")
-    lines += ["", "Power of the activity sources that stand in for constants on module pins "
-              "and for SRAM read data (docs/power.md) is subtracted; SRAM macros themselves "
-              "are not in these figures.", ""]
+    for name, run in runs.items():
+        total = next(b for b in run.blocks if b.block == "total")
+        lines.append(f"- `{name}`: OpenSTA {total.seconds:.0f} s; {total.nan_cells} cell(s) "
+                     f"with NaN power left out; activity sources "
+                     f"{total.sources.total * 1e3:.3f} mW subtracted; registers annotated "
+                     f"{total.coverage.registers[0]}/{total.coverage.registers[1]}"
+                     + (f" ({total.coverage.sampled} from sampled PE columns "
+                        f"{list(run.simulation.pe_columns)})" if total.coverage.sampled else "")
+                     + f", input ports {total.coverage.ports[0]}/{total.coverage.ports[1]}")
+    lines += ["", "`glue` is the top module's own cells. The activity sources stand in for "
+              "constants on module pins and for SRAM read data (docs/power.md); SRAM macros "
+              "themselves are not in these figures.", ""]
     return "\n".join(lines)

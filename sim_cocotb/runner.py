@@ -101,10 +101,18 @@ def hier_blocks(design, policy="auto"):
 
     ``"auto"``: those of at least :data:`HIER_BLOCK_BYTES`, or whose instances together reach
     :data:`HIER_BLOCK_TOTAL_BYTES` (small designs get none: a flat build is faster there);
-    ``"all"``: every module below the top; ``"none"``: a flat build.
+    ``"all"``: every module below the top; ``"none"``: a flat build; a list or tuple of
+    module names: exactly those.
     """
+    if isinstance(policy, (list, tuple)):
+        unknown = sorted(set(policy) - set(design.instances) | ({design.top} & set(policy)))
+        if unknown:
+            raise ValueError(f"hier blocks {', '.join(unknown)} are not modules below the top "
+                             f"{design.top}")
+        return sorted(policy)
     if policy not in ("auto", "all", "none"):
-        raise ValueError(f"hierarchical policy must be auto, all or none, got {policy!r}")
+        raise ValueError(f"hierarchical policy must be auto, all, none or a list of modules, "
+                         f"got {policy!r}")
     blocks = []
     for module, count in design.instances.items():
         size = len(design.module_text(module))

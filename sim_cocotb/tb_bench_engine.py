@@ -2,7 +2,8 @@
 
 Parameters: as ``tb_engine`` plus ``tiles`` (output tiles per run, streamed back to back),
 ``result`` (JSON file to write) and optionally ``workloads`` (names of the workloads to run,
-of ``dense``, ``video``, ``all similar``; default all three).
+of ``dense``, ``video``, ``all similar``, ``zeros``; default the first three). ``zeros`` is
+the dense run with every activation zero (a power check: least switching).
 """
 
 import json
@@ -30,8 +31,11 @@ async def engine_cycles(dut):
              (f"video ({params.get('geometry', 'tiny')})", False, w.uniques, w.maps),
              ("all similar", False, *all_similar(w, tb.rows))]
     wanted = params.get("workloads")
-    if wanted is not None:
-        cases = [case for case in cases if case[0].split(" (")[0] in wanted]
+    if wanted is None:
+        wanted = ["dense", "video", "all similar"]
+    zeros = [np.zeros((w.tokens, tb.rows), dtype=np.int64)] * tb.slices
+    cases.append(("zeros", True, zeros, [np.arange(w.tokens)] * tb.slices))
+    cases = [case for case in cases if case[0].split(" (")[0] in wanted]
     results = []
     for name, dense, uniques, maps in cases:
         await tb.reset()

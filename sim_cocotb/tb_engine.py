@@ -116,7 +116,7 @@ class EngineTB(ScatterTB):
         workload's concentrated input."""
         w = self.workload
         weights = [self.random_weights() for _ in range(self.slices)]
-        if dense:
+        if dense and uniques is None:
             uniques, maps = self.dense_slices()
         elif uniques is None:
             uniques, maps = w.uniques, w.maps
