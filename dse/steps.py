@@ -15,14 +15,14 @@ lint       ``python -m gen --lint``: Verilator ``-Wall`` lint clean
 area       ``python -m synth area``: per-block and total area (um^2 with a liberty file,
            else the CMOS transistor estimate), SRAM bits
 timing     ``python -m synth timing``: area as above plus critical path / Fmax per block
-power      ``python -m synth power`` (not available yet: fails as "unavailable")
+power      ``python -m power``: energy per operation and power per block and run
 bench      ``python -m sim_cocotb.bench_sic``: SIC gather cycles per key of the point's
            gather unit under Verilator (the benchmark's 2x2x2 window only)
 model      ``python -m perf run``: VLM prefill speedup, energy, cycles on the workload
 =========  ============================================================================
 
-Adding a step (e.g. ``power`` once ``python -m synth power`` exists) is one decorated
-function; its options are declared in the decorator and checked when the sweep is read.
+Adding a step is one decorated function; its options are declared in the decorator and
+checked when the sweep is read.
 """
 
 from __future__ import annotations
@@ -385,11 +385,37 @@ def timing(context):
     return _synth(context, "timing")
 
 
-@step("power", packages=("rtl", "gen", "synth"))
+@step("power", options={"period": 5.0, "slices": 4, "tiles": 2, "sec": True},
+      packages=("rtl", "gen", "golden", "sim_cocotb", "synth", "power"))
 def power(context):
-    """Power of the point's blocks: ``python -m synth power`` does not exist yet."""
-    raise StepUnavailable("power is not available: python -m synth has no power command yet "
-                          "(the power issue adds it; this step then reads its report)")
+    """Power and energy per operation of the point (``python -m power``): the measured
+    energies per operation of ``energy.json`` (pJ, and the idle power of each block in mW)
+    and, per run and block, the power in mW of ``power.csv``."""
+    out = context.workdir / "power"
+    options = context.options
+    args = context.config_args() + ["--out", str(out), "--jobs", "1",
+                                    "--period", str(options["period"]),
+                                    "--slices", str(options["slices"]),
+                                    "--tiles", str(options["tiles"])]
+    if not options["sec"]:
+        args.append("--no-sec")
+    context.run("power", args, log="power.log")
+    return power_metrics(out)
+
+
+def power_metrics(out):
+    """Metrics of a ``python -m power`` output folder: ``<key>_pj`` per energy-table entry,
+    ``<block>_idle_mw``, and ``<run>_<block>_mw`` per row of ``power.csv``."""
+    try:
+        table = json.loads((out / "energy.json").read_text())
+        rows = list(csv.DictReader(open(out / "power.csv", newline="")))
+    except (OSError, ValueError) as error:
+        raise StepFailed(f"cannot read the power report in {out}: {error}") from None
+    metrics = {f"{key}_pj": entry["value"] for key, entry in table["pj"].items()}
+    metrics.update({key + "_mw": entry["value"] for key, entry in table.get("mw", {}).items()})
+    for row in rows:
+        metrics[f"{row['run']}_{row['block']}_mw"] = _number(row["total_mw"])
+    return metrics
 
 
 # --------------------------------------------------------------------------------------

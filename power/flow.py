@@ -85,6 +85,7 @@ class BlockPower:
     missing: tuple
     seconds: float
     nan_cells: int = 0      # cells whose power OpenSTA computed as NaN (left out)
+    idle: object = None     # sta.Power with the recorded states but no toggles (clock, leakage)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +100,12 @@ class RunPower:
     def energy_pj(self, block_power):
         """Energy of ``block_power`` (a :class:`BlockPower`) over the run, in pJ."""
         return block_power.annotated.total * self.cycles * self.period_ns * 1e3
+
+    def dynamic_pj(self, block_power):
+        """The part of :meth:`energy_pj` above the block's idle power (what its operations
+        add to a clock that runs anyway), in pJ."""
+        return (block_power.annotated.total - block_power.idle.total) * self.cycles \
+            * self.period_ns * 1e3
 
 
 def synthesize(options):
@@ -147,30 +154,40 @@ def measure(simulation, synth_block, workdir, *, period_ns, jobs, log=print):
     substitute = nearest_pe(simulation.pe_columns) if simulation.pe_columns else None
     activity, coverage, missing = annotate(prepared, top, library, saif, simulation.scope,
                                            cycles, substitute)
-    with concurrent.futures.ThreadPoolExecutor(max(1, min(jobs, 2))) as pool:
+    # idle: the recorded states (duties) with no toggles - what the clock and leakage cost
+    idle = dataclasses.replace(
+        activity, pins={pin: (0.0, duty) for pin, (_, duty) in activity.pins.items()},
+        ports={port: (0.0, duty) for port, (_, duty) in activity.ports.items()})
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(jobs, 3))) as pool:
         recorded = pool.submit(_power_run, command, workdir / "recorded", top, period_ns,
                                activity, f"OpenSTA power of {simulation.name}")
         default = pool.submit(_power_run, command, workdir / "default", top, period_ns, None,
                               f"OpenSTA default-activity power of {top}")
-        (groups, nan, usage), (default_groups, _, _) = recorded.result(), default.result()
+        still = pool.submit(_power_run, command, workdir / "idle", top, period_ns, idle,
+                            f"OpenSTA idle power of {simulation.name}")
+        (groups, nan, usage), (default_groups, _, _), (idle_groups, _, _) = \
+            recorded.result(), default.result(), still.result()
     zero = Power(0.0, 0.0, 0.0)
     sources = groups.pop("@sources", zero)
     default_groups.pop("@sources", None)
+    idle_groups.pop("@sources", None)
     names = sorted(set(groups) | set(default_groups))
     blocks = [BlockPower("total", "", top, sum((groups[n] for n in groups), zero),
                          sum((default_groups[n] for n in default_groups), zero), sources,
-                         coverage, tuple(missing), usage.seconds, nan)]
+                         coverage, tuple(missing), usage.seconds, nan,
+                         sum((idle_groups[n] for n in idle_groups), zero))]
     for name in names:
         counts = coverage.groups.get(name, (0, 0, 0))
         blocks.append(BlockPower(name or "glue", name, "", groups.get(name, zero),
                                  default_groups.get(name, zero), zero,
                                  Coverage((counts[0], counts[1]), (0, 0), (0, 0), counts[2]),
                                  tuple(m for m in missing if m.split("/")[0] == name),
-                                 0.0, 0))
+                                 0.0, 0, idle_groups.get(name, zero)))
     for b in blocks:
         sampled = f" ({b.coverage.sampled} from sampled PEs)" if b.coverage.sampled else ""
         log(f"  {simulation.name} {b.block:14s} {b.annotated.total * 1e3:10.3f} mW "
-            f"(default activity {b.default.total * 1e3:10.3f} mW), registers annotated "
+            f"(idle {b.idle.total * 1e3:9.3f} mW, default activity "
+            f"{b.default.total * 1e3:9.3f} mW), registers annotated "
             f"{b.coverage.registers[0]}/{b.coverage.registers[1]}{sampled}")
     log(f"  {simulation.name}: OpenSTA {usage.seconds:.0f} s, {nan} cell(s) with NaN power "
         f"left out, activity sources {sources.total * 1e3:.3f} mW subtracted")

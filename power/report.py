@@ -51,7 +51,8 @@ FIGURES = [
 
 
 def summary(runs, config):
-    """``{label: pJ per operation}`` and ``{run: {block: pJ}}`` of the runs."""
+    """``{label: pJ per operation}`` (whole-run energy, and ``... dynamic`` without the
+    block's idle power) and ``{run: {block: pJ}}`` of the runs."""
     energies = {name: {b.block: run.energy_pj(b) for b in run.blocks}
                 for name, run in runs.items()}
     figures = {}
@@ -59,7 +60,9 @@ def summary(runs, config):
         if run not in runs:
             continue
         count = operations(run, runs[run].simulation.result, config)[operation]
+        power = next(b for b in runs[run].blocks if b.block == block)
         figures[label] = energies[run][block] / count if count else None
+        figures[label + ", dynamic"] = runs[run].dynamic_pj(power) / count if count else None
     return figures, energies
 
 
@@ -83,15 +86,31 @@ TABLE = {
 }
 
 
-def _energy_table(figures, period_ns):
-    pj = {key: {"value": figures[label], "unit": unit,
-                "derivation": f"measured (python -m power): {derivation}"}
-          for key, (label, unit, derivation) in TABLE.items() if figures.get(label)}
+def _energy_table(figures, period_ns, runs):
+    pj = {}
+    for key, (label, unit, derivation) in TABLE.items():
+        if figures.get(label):
+            pj[key] = {"value": figures[label], "unit": unit,
+                       "derivation": f"measured (python -m power): {derivation} (idle "
+                                     f"cycles of the run included)"}
+        if figures.get(label + ", dynamic"):
+            pj[key + "_dynamic"] = {"value": figures[label + ", dynamic"], "unit": unit,
+                                    "derivation": f"measured: {derivation}, less the block's "
+                                                  f"idle power x the run's time"}
+    mw = {}
+    for name, run in runs.items():
+        for b in run.blocks:
+            if name in ("engine-dense", "sec"):
+                label = ("sec_" if name == "sec" else "") + b.block
+                mw[f"{label}_idle"] = {"value": b.idle.total * 1e3,
+                                       "unit": "mW while clocked with no toggles",
+                                       "derivation": "OpenSTA with the recorded states and "
+                                                     "zero activity (clock and leakage)"}
     return {"format": ENERGY_FORMAT, "status": "MEASURED",
             "about": "Logic energies per operation measured by python -m power (OpenSTA on our "
-                     "mapped netlists, activity from Verilator SAIF); SRAM macros are not "
-                     "included.",
-            "frequency_hz": 1e9 / period_ns, "pj": pj}
+                     "mapped netlists, activity from Verilator SAIF); no clock gating; SRAM "
+                     "macros are not included.",
+            "frequency_hz": 1e9 / period_ns, "pj": pj, "mw": mw}
 
 
 def _block_rows(runs):
@@ -103,6 +122,7 @@ def _block_rows(runs):
                 "switching_mw": b.annotated.switching * 1e3,
                 "leakage_mw": b.annotated.leakage * 1e3,
                 "total_mw": b.annotated.total * 1e3,
+                "idle_mw": b.idle.total * 1e3,
                 "default_activity_mw": b.default.total * 1e3,
                 "energy_pj": run.energy_pj(b),
                 "registers_annotated": b.coverage.registers[0],
@@ -125,7 +145,7 @@ def write(out, label, config, options, runs, seconds):
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    table = _energy_table(figures, options.period_ns)
+    table = _energy_table(figures, options.period_ns, runs)
     table["configuration"] = {"name": label, "hash": config.hash}
     paths["json"].write_text(json.dumps(table, indent=1) + "\n")
     engine_blocks = [b.block for b in runs["engine-dense"].blocks if b.block != "total"]
@@ -149,9 +169,17 @@ def _markdown(label, config, options, runs, figures, rows, seconds):
              f"{config.scatter_lanes} scatter lanes, {config.matchers} matcher(s); OpenSTA at "
              f"{options.period_ns} ns ({1e3 / options.period_ns:.0f} MHz), the liberty's corner; "
              f"{seconds:.0f} s in all.", "",
-             "## Energy per operation", "", "| figure | pJ |", "|---|---:|"]
+             "## Energy per operation", "",
+             "Whole run: the block's energy over the run (its idle cycles included) / the "
+             "operations; dynamic: less the block's idle power (clock and leakage with no "
+             "toggles) over the run, i.e. what the operations add to a clock that runs anyway.",
+             "", "| figure | whole run pJ | dynamic pJ |", "|---|---:|---:|"]
     for key, value in figures.items():
-        lines.append(f"| {key} | {'-' if value is None else f'{value:,.3f}'} |")
+        if key.endswith(", dynamic"):
+            continue
+        dynamic = figures.get(key + ", dynamic")
+        lines.append(f"| {key} | {'-' if value is None else f'{value:,.3f}'} | "
+                     f"{'-' if dynamic is None else f'{dynamic:,.3f}'} |")
     d_tile = figures.get("engine, pJ per output tile (dense)")
     c_tile = figures.get("engine, pJ per output tile (concentrated)")
     if d_tile and c_tile:
@@ -177,13 +205,14 @@ def _markdown(label, config, options, runs, figures, rows, seconds):
                       f"{array['engine-zeros'].annotated.total * 1e3:.3f} mW, with the dense "
                       f"workload's: {array['engine-dense'].annotated.total * 1e3:.3f} mW."]
     lines += ["", "## Power per block and run", "",
-              "| run | block | internal mW | switching mW | leakage mW | total mW | default "
-              "activity mW | energy pJ | registers annotated | ports annotated |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| run | block | internal mW | switching mW | leakage mW | total mW | idle mW | "
+              "default activity mW | energy pJ | registers annotated | ports annotated |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['run']} | {r['block']} | {r['internal_mw']:.3f} | "
                      f"{r['switching_mw']:.3f} | {r['leakage_mw']:.5f} | {r['total_mw']:.3f} | "
-                     f"{r['default_activity_mw']:.3f} | {r['energy_pj']:,.0f} | "
+                     f"{r['idle_mw']:.3f} | {r['default_activity_mw']:.3f} | "
+                     f"{r['energy_pj']:,.0f} | "
                      f"{r['registers_annotated']}/{r['registers']} | "
                      f"{r['ports_annotated']}/{r['ports']} |")
     lines += ["", "## Runs", ""]

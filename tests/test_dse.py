@@ -210,10 +210,11 @@ def test_a_killed_worker_is_retried_without_a_lost_or_duplicated_row(
     assert not list(cache.rglob("*.tmp"))
 
 
-def test_tool_errors_timeouts_and_unavailable_steps_are_recorded(tmp_path, ray_local):
+def test_tool_errors_and_timeouts_are_recorded(tmp_path, ray_local):
     sweep = parse_sweep({"base": "tiny", "steps": ["generate", "area", "power"],
                          "options": {"generate": {"timeout": 0.01},
-                                     "area": {"liberty_file": str(tmp_path / "none.lib")}},
+                                     "area": {"liberty_file": str(tmp_path / "none.lib")},
+                                     "power": {"slices": 0}},
                          "point": [{}]}, name="faults")
     results, stats = run_sweep(sweep, out=tmp_path / "out", cache_dir=tmp_path / "cache")
     by_step = {r["step"]: r for r in results.values()}
@@ -221,8 +222,8 @@ def test_tool_errors_timeouts_and_unavailable_steps_are_recorded(tmp_path, ray_l
     assert "timeout of 0.01 s" in by_step["generate"]["error"]
     assert by_step["area"]["status"] == "failed"
     assert f"liberty file {tmp_path / 'none.lib'} does not exist" in by_step["area"]["error"]
-    assert by_step["power"]["status"] == "unavailable"
-    assert "not available" in by_step["power"]["error"]
+    assert by_step["power"]["status"] == "failed"
+    assert "--slices must be at least 1" in by_step["power"]["error"]
     assert stats.failed == 3
 
 

@@ -222,6 +222,7 @@ def test_tiny_power_concentrated_tile_costs_the_array_less_than_dense(tiny_power
 
 
 @needs_sta
+@pytest.mark.slow       # synthesizes the fp16 gather matcher (about 8 CPU minutes)
 def test_fp16_mac_costs_more_than_int8_mac(tiny_power, tmp_path_factory):
     out, _ = tiny_power
     fp16, _ = _flow(tmp_path_factory, "power-tiny-fp16",
@@ -239,3 +240,15 @@ def test_power_cli_refuses_bad_options(capsys):
     assert "out of range 0..3" in capsys.readouterr().err
     assert cli.main(["--config", "tiny", "--sec-tokens", "1000"]) == 2
     assert "1..64" in capsys.readouterr().err
+
+
+@needs_sta
+def test_system_model_reads_the_measured_table(tiny_power):
+    from perf.energy import OperationEnergy
+    out, _ = tiny_power
+    tiny7 = CONFIGS["tiny"].with_overrides(["matchers=7"])
+    energy = OperationEnergy(out / "energy.json", tiny7)
+    assert not energy.placeholder and energy.pj["pe_cycle"] > 0
+    assert energy.pj["dram_byte"] == pytest.approx(99.98)      # published, not measured
+    with pytest.raises(ValueError, match="measured on configuration hash"):
+        OperationEnergy(out / "energy.json", CONFIGS["tiny"])
