@@ -23,7 +23,7 @@ from pathlib import Path
 from synth.cli import parser as synth_parser
 from synth.cli import run_flow
 from synth.liberty import read_liberty
-from synth.tools import ToolError, sta_command
+from synth.tools import ToolError, Usage, sta_command
 
 from .activity import Coverage, annotate, nearest_pe
 from .netlist import plain_name, prepare
@@ -34,6 +34,7 @@ from .stimulus import default_geometry, engine_run, sec_run
 __all__ = ["Options", "BlockPower", "RunPower", "synthesize", "measure", "simulate"]
 
 NETLIST = "power_netlist.v"
+_NO_USAGE = Usage(0.0, 0.0)
 LIBERTY = "cells.lib"
 
 
@@ -96,6 +97,7 @@ class RunPower:
     cycles: int
     period_ns: float
     blocks: list
+    failed: tuple = ()      # blocks OpenSTA crashed on (not measured; the total leaves them out)
 
     def energy_pj(self, block_power):
         """Energy of ``block_power`` (a :class:`BlockPower`) over the run, in pJ."""
@@ -120,12 +122,13 @@ def synthesize(options):
     return {block.name: block for block in report.blocks}
 
 
-def _power_run(command, workdir, top, period_ns, activity, what):
+def _power_run(command, base, workdir, top, period_ns, activity, what):
+    """One OpenSTA power run in ``workdir`` on the netlist and liberty of ``base``."""
     workdir.mkdir(parents=True, exist_ok=True)
     for name in (NETLIST, LIBERTY):
         target = workdir / name
         if not target.exists():
-            target.symlink_to((workdir.parent / name).resolve())
+            target.symlink_to((base / name).resolve())
     return run_power(command, workdir, power_script(liberty=LIBERTY, netlist=NETLIST, top=top,
                                                     period_ns=period_ns, activity=activity),
                      what)
@@ -152,25 +155,65 @@ def measure(simulation, synth_block, workdir, *, period_ns, jobs, log=print):
     cycles = saif.cycles(simulation.scope)
     top = synth_block.module
     substitute = nearest_pe(simulation.pe_columns) if simulation.pe_columns else None
-    activity, coverage, missing = annotate(prepared, top, library, saif, simulation.scope,
-                                           cycles, substitute)
-    # idle: the recorded states (duties) with no toggles - what the clock and leakage cost
-    idle = dataclasses.replace(
-        activity, pins={pin: (0.0, duty) for pin, (_, duty) in activity.pins.items()},
-        ports={port: (0.0, duty) for port, (_, duty) in activity.ports.items()})
-    with concurrent.futures.ThreadPoolExecutor(max(1, min(jobs, 3))) as pool:
-        recorded = pool.submit(_power_run, command, workdir / "recorded", top, period_ns,
-                               activity, f"OpenSTA power of {simulation.name}")
-        default = pool.submit(_power_run, command, workdir / "default", top, period_ns, None,
-                              f"OpenSTA default-activity power of {top}")
-        still = pool.submit(_power_run, command, workdir / "idle", top, period_ns, idle,
-                            f"OpenSTA idle power of {simulation.name}")
-        (groups, nan, usage), (default_groups, _, _), (idle_groups, _, _) = \
-            recorded.result(), default.result(), still.result()
     zero = Power(0.0, 0.0, 0.0)
-    sources = groups.pop("@sources", zero)
-    default_groups.pop("@sources", None)
-    idle_groups.pop("@sources", None)
+
+    def run_top(module, scope, where):
+        """Recorded, default and idle power of ``module`` (instance ``scope``) per group."""
+        activity, coverage, missing = annotate(prepared, module, library, saif, scope, cycles,
+                                               substitute)
+        # idle: the recorded states (duties) with no toggles - what clock and leakage cost
+        idle = dataclasses.replace(
+            activity, pins={pin: (0.0, duty) for pin, (_, duty) in activity.pins.items()},
+            ports={port: (0.0, duty) for port, (_, duty) in activity.ports.items()})
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(jobs, 3))) as pool:
+            futures = [pool.submit(_power_run, command, workdir, where / kind, module, period_ns,
+                                   act,
+                                   f"OpenSTA {kind} power of {module} in {simulation.name}")
+                       for kind, act in (("recorded", activity), ("default", None),
+                                         ("idle", idle))]
+            results = [future.result() for future in futures]
+        (groups, nan, usage), (default_groups, _, _), (idle_groups, _, _) = results
+        sources = groups.pop("@sources", zero)
+        default_groups.pop("@sources", None)
+        idle_groups.pop("@sources", None)
+        return groups, default_groups, idle_groups, nan, usage, coverage, missing, sources
+
+    failed = []
+    try:
+        groups, default_groups, idle_groups, nan, usage, coverage, missing, sources = \
+            run_top(top, simulation.scope, workdir)
+    except ToolError as error:
+        if "exit -11" not in str(error):
+            raise
+        # OpenSTA 2.0.17 crashes on some netlists (docs/power.md): measure each block below
+        # the top on its own, with its input ports annotated from the simulation
+        log(f"  {simulation.name}: OpenSTA crashed on {top}; measuring its blocks one by one")
+        groups, default_groups, idle_groups, nan, seconds = {}, {}, {}, 0, 0.0
+        coverage_groups, missing, sources = {}, [], zero
+        children = sorted({(plain_name(c.instance), c.cell)
+                           for c in prepared.modules[top].connections
+                           if c.cell in prepared.modules})
+        for instance, module in children:
+            try:
+                g, d, i, n, u, cov, miss, src = run_top(
+                    module, tuple(simulation.scope) + (instance,), workdir / instance)
+            except ToolError as child_error:
+                if "exit -11" not in str(child_error):
+                    raise
+                failed.append(instance)
+                log(f"  {simulation.name} {instance}: OpenSTA crashed, not measured")
+                continue
+            groups[instance] = sum(g.values(), zero)
+            default_groups[instance] = sum(d.values(), zero)
+            idle_groups[instance] = sum(i.values(), zero)
+            nan, seconds, sources = nan + n, seconds + u.seconds, sources + src
+            coverage_groups[instance] = (cov.registers[0], cov.registers[1], cov.sampled)
+            missing += [f"{instance}/{m}" for m in miss]
+        found = sum(c[0] for c in coverage_groups.values())
+        total = sum(c[1] for c in coverage_groups.values())
+        coverage = Coverage((found, total), (0, 0), (0, 0),
+                            sum(c[2] for c in coverage_groups.values()), coverage_groups)
+        usage = dataclasses.replace(_NO_USAGE, seconds=seconds)
     names = sorted(set(groups) | set(default_groups))
     blocks = [BlockPower("total", "", top, sum((groups[n] for n in groups), zero),
                          sum((default_groups[n] for n in default_groups), zero), sources,
@@ -190,8 +233,9 @@ def measure(simulation, synth_block, workdir, *, period_ns, jobs, log=print):
             f"{b.default.total * 1e3:9.3f} mW), registers annotated "
             f"{b.coverage.registers[0]}/{b.coverage.registers[1]}{sampled}")
     log(f"  {simulation.name}: OpenSTA {usage.seconds:.0f} s, {nan} cell(s) with NaN power "
-        f"left out, activity sources {sources.total * 1e3:.3f} mW subtracted")
-    return RunPower(simulation, cycles, period_ns, blocks)
+        f"left out, activity sources {sources.total * 1e3:.3f} mW subtracted"
+        + (f"; NOT MEASURED (OpenSTA crashed): {', '.join(failed)}" if failed else ""))
+    return RunPower(simulation, cycles, period_ns, blocks, tuple(failed))
 
 
 def simulate(options, config):

@@ -252,3 +252,15 @@ def test_system_model_reads_the_measured_table(tiny_power):
     assert energy.pj["dram_byte"] == pytest.approx(99.98)      # published, not measured
     with pytest.raises(ValueError, match="measured on configuration hash"):
         OperationEnergy(out / "energy.json", CONFIGS["tiny"])
+
+
+def test_committed_energy_tables_load_for_their_configurations():
+    """perf/data/energy/<config>.json (copied from make power's energy.json) belongs to the
+    named configuration of today: the system model refuses a stale one."""
+    from perf.energy import MEASURED_ENERGY, OperationEnergy, default_energy_table
+    tables = sorted(MEASURED_ENERGY.glob("*.json"))
+    assert tables, "no measured energy table committed"
+    for path in tables:
+        assert default_energy_table(path.stem) == path
+        energy = OperationEnergy(path, CONFIGS[path.stem])
+        assert not energy.placeholder and energy.pj["pe_cycle"] > 0
