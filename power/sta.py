@@ -24,6 +24,7 @@ recorded activity a clearly higher one (tests/test_power.py).
 import dataclasses
 import re
 
+from synth.sta import check_errors
 from synth.tools import run
 
 from .netlist import SOURCE_PREFIX
@@ -147,9 +148,7 @@ def read_power(text):
     ValueError
         On an OpenSTA error or a missing report (e.g. a crash).
     """
-    errors = [line for line in text.splitlines() if line.startswith("Error")]
-    if errors:
-        raise ValueError("OpenSTA: " + "; ".join(errors[:5]))
+    check_errors(text)
     if "focus_power end" not in text:
         raise ValueError("OpenSTA stopped before the end of the power script")
     groups = {m.group(1): Power(float(m.group(2)), float(m.group(3)), float(m.group(4)))

@@ -125,6 +125,14 @@ _POINT_RE = re.compile(r"^(Startpoint|Endpoint):\s*(.*)$", re.M)
 _STAGE_RE = re.compile(r"^\s*-?[\d.]+\s+-?[\d.]+\s+[v^]\s+\S+/\S+\s+\((\w+)\)\s*$", re.M)
 
 
+def check_errors(text):
+    """Raise ``ValueError`` quoting the first errors of an OpenSTA log (OpenSTA exits 0 on
+    script errors)."""
+    errors = [line for line in text.splitlines() if line.startswith("Error")]
+    if errors:
+        raise ValueError("OpenSTA: " + "; ".join(errors[:5]))
+
+
 def read_sta_log(text):
     """``(worst_slack or None, startpoint, endpoint, stages)`` from the OpenSTA log.
 
@@ -133,9 +141,7 @@ def read_sta_log(text):
     ValueError
         When OpenSTA reported an error (it exits 0 on script errors).
     """
-    errors = [line for line in text.splitlines() if line.startswith("Error")]
-    if errors:
-        raise ValueError("OpenSTA: " + "; ".join(errors[:5]))
+    check_errors(text)
     if "No paths found" in text:
         return None, "", "", 0
     slack = _SLACK_RE.search(text)
