@@ -99,12 +99,11 @@ def annotate(prepared, top, library, saif, scope, cycles, substitute=None):
         if port in top_nets:
             port_found += 1
             ports[port] = _rate(top_nets[port], cycles, saif.duration)
-    sources, source_found, source_total = [], 0, 0
+    source_found, source_total = 0, 0
     q_pin = prepared.flop_pins[2]
     for module, prefix, inner in hierarchy(prepared, top):
         for source in prepared.sources.get(module, ()):
             path = prefix + source.instance
-            sources.append(path)
             source_total += 1
             cells.add(prepared.flop_cell)
             inputs[f"{path}/{prepared.flop_pins[1]}"] = (0.0, 0.5)
@@ -123,6 +122,6 @@ def annotate(prepared, top, library, saif, scope, cycles, substitute=None):
     coverage = Coverage((found, len(regs)), (port_found, port_total),
                         (source_found, source_total), sampled,
                         {name: tuple(counts) for name, counts in groups.items()})
-    activity = Activity(pins, ports, tuple(sources), inputs,
+    activity = Activity(pins, ports, inputs,
                         tuple(sequential_arcs(library, cells)))
     return activity, coverage, missing

@@ -59,13 +59,11 @@ class Power:
 @dataclasses.dataclass(frozen=True)
 class Activity:
     """What to annotate: ``pins`` ``{pin path: (toggles per cycle, duty)}`` (register
-    outputs), ``ports`` ``{input port: (toggles per cycle, duty)}``, ``sources`` (instance
-    paths of activity sources, whose power is subtracted), ``inputs`` (register inputs given
-    a placeholder) and ``arcs`` (``(cell, clock pin, output pin)`` of the sequential cells)."""
+    outputs and activity sources), ``ports`` ``{input port: (toggles per cycle, duty)}``,
+    ``inputs`` (register inputs given a placeholder) and ``arcs`` (``(cell, clock pin, output pin)`` of the sequential cells)."""
 
     pins: dict
     ports: dict
-    sources: tuple
     inputs: dict = dataclasses.field(default_factory=dict)
     arcs: tuple = ()
 
