@@ -156,7 +156,7 @@ def run(args) -> int:
     rows = report.summary_rows(results, published)
     header = {
         "config": config_name, "config_hash": config.hash, "cycles": args.cycles,
-        "energy": energy.name + (" (PLACEHOLDER)" if energy.placeholder else ""),
+        "energy": energy.description,
         "placeholder": energy.placeholder,
         "calibration": (f"{calibration.path} (command: {calibration.command})"
                         if calibration else None),
@@ -169,7 +169,9 @@ def run(args) -> int:
     written = report.write_outputs(results, rows, header, out)
     if not args.no_plots:
         if plots.available():
-            title = (f"{config_name}, cycles {args.cycles}, energy {header['energy']}, "
+            label = energy.name + (" PLACEHOLDER" if energy.placeholder else
+                                   " measured" if getattr(energy, "measured", False) else "")
+            title = (f"{config_name}, cycles {args.cycles}, energy {label}, "
                      f"sparsity {_sparsity_label(args)}")
             written.append(plots.plot_summary(rows, title, out / "speedup.png"))
             written += [plots.plot_layers(result, title, out) for result in results]

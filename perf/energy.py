@@ -7,15 +7,19 @@
     SIC/SEC units only for Focus). Nothing depends on activity.
 
 :class:`OperationEnergy` (ours)
-    ``sum of operation counts x energy per operation + SRAM bytes x energy per byte + SRAM
-    leakage x run time + DRAM bytes x energy per byte``. Operations: PE-cycles of vectors
-    streaming through the array, scatter additions, gathered key vectors, SEC analyzer
-    vectors and sorter cycles. The energies come from a table file: the logic energies that
-    ``python -m power`` measured on our netlists (``focus-power-energy/1``, committed per
-    configuration as ``perf/data/energy/<config>.json``), whose SRAM and DRAM entries (not
-    measured: SRAM macros are blackboxes in our flow) are taken from the published figures of
-    ``perf/data/energy-placeholder.json``; or that PLACEHOLDER table itself (every value
-    derived from published figures), and every output that uses it says so.
+    With a table that ``python -m power`` measured on our netlists (``focus-power-energy/1``,
+    committed per configuration as ``perf/data/energy/<config>.json``): each block's idle
+    power (recorded register states, no toggles: the clock tree and flip-flops of a design
+    without clock gating) x run time, plus its dynamic energy per operation (whole-run energy
+    above idle) x the operation counts, for the blocks the mode has (dense: array, scatter
+    accumulator, output converter, control; Focus adds the SIC gather, its tile buffer and the
+    SEC unit); plus SRAM bytes x energy per byte, SRAM leakage x run time and DRAM bytes x
+    energy per byte, which are not measured (SRAM macros are blackboxes in our flow) and come
+    from the published figures of ``perf/data/energy-placeholder.json``. Our logic is measured
+    on OSU 0.18 um / 1.8 V and the memory figures are 28 nm / DDR4, so the logic energies are
+    scaled to 28 nm / 0.9 V first (:data:`LOGIC_SCALE_TO_28NM`, stated in every report).
+    With the PLACEHOLDER table itself (every value derived from published figures):
+    operation counts x energy per operation, and every output that uses it says so.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["PUBLISHED_DATA", "ENERGY_PLACEHOLDER", "MEASURED_ENERGY", "load_published",
-           "default_energy_table", "PublishedEnergy", "OperationEnergy"]
+__all__ = ["PUBLISHED_DATA", "ENERGY_PLACEHOLDER", "MEASURED_ENERGY", "LOGIC_SCALE_TO_28NM",
+           "load_published", "default_energy_table", "PublishedEnergy", "OperationEnergy"]
 
 PUBLISHED_DATA = Path(__file__).parent / "data" / "published.json"
 ENERGY_PLACEHOLDER = Path(__file__).parent / "data" / "energy-placeholder.json"
@@ -32,6 +36,23 @@ ENERGY_PLACEHOLDER = Path(__file__).parent / "data" / "energy-placeholder.json"
 MEASURED_ENERGY = Path(__file__).parent / "data" / "energy"
 _LOGIC = ("pe_cycle", "scatter_add", "gather_key", "sec_vector")
 _MEMORY = ("sram_read_byte", "sram_write_byte", "dram_byte")
+
+#: First-order scaling of switching energy (E ~ C V^2, C proportional to feature size) from
+#: the OSU 0.18 um / 1.8 V library our power flow measures with to the published 28 nm /
+#: 0.9 V node: (28 / 180) x (0.9 / 1.8)^2 (docs/power.md; only a first-order rule).
+LOGIC_SCALE_TO_28NM = (28 / 180) * (0.9 / 1.8) ** 2
+
+#: Component of the system model -> (idle power entry of a measured table, dynamic energy
+#: entry per operation and the operation it counts, whether a dense accelerator has it).
+_MEASURED_COMPONENTS = {
+    "array": ("array_idle", "pe_cycle", "pe_cycles", True),
+    "scatter": ("scatter_idle", "scatter_add", "scatter_adds", True),
+    "converter": ("converter_idle", "convert_element", "convert_elements", True),
+    "control": ("glue_idle", None, None, True),
+    "gather": ("gather_idle", "gather_key", "gather_keys", False),
+    "tile_buffer": ("tile_buffer_idle", None, None, False),
+    "sec": ("sec_total_idle", "sec_vector", "sec_vectors", False),
+}
 
 
 def default_energy_table(config_name):
@@ -50,6 +71,7 @@ class PublishedEnergy:
     """Power x time, with the published constants."""
 
     name = "published"
+    description = "published (power x time)"
     components = ("dram", "sram", "core")
     placeholder = False
 
@@ -89,20 +111,20 @@ class OperationEnergy:
     name = "ours"
     components = ("array", "scatter", "gather", "sec", "sram", "leakage", "dram")
 
-    def __init__(self, path=None, config=None):
+    def __init__(self, path=None, config=None, logic_scale=LOGIC_SCALE_TO_28NM):
         self.path = Path(path) if path is not None else ENERGY_PLACEHOLDER
         table = self._read(self.path)
         self.measured = table.get("format") == "focus-power-energy/1"
+        self.logic_scale = logic_scale if self.measured else 1.0
+        self.idle_mw, self.dynamic_pj = {}, {}
         if self.measured:
             expected = table.get("configuration", {}).get("hash")
             if config is not None and expected != config.hash:
                 raise ValueError(f"energy table {self.path} was measured on configuration hash "
                                  f"{expected}, this configuration is {config.hash}: run "
                                  f"python -m power for it (make power)")
+            self.idle_mw, self.dynamic_pj = self._measured_logic(table)
             memory = self._read(ENERGY_PLACEHOLDER)
-            missing = [key for key in _LOGIC if key not in table.get("pj", {})]
-            if missing:
-                raise ValueError(f"energy table {self.path}: missing {missing}")
             table = {"format": "focus-perf-energy/1", "status": table.get("status"),
                      "frequency_hz": table["frequency_hz"],
                      "pj": {**{key: memory["pj"][key] for key in _MEMORY},
@@ -123,6 +145,37 @@ class OperationEnergy:
         if missing or "sram_leakage" not in self.mw:
             raise ValueError(f"energy table {self.path}: missing {sorted(missing) or ['sram_leakage']}")
         self.placeholder = table.get("status") == "PLACEHOLDER"
+        self.components = (tuple(_MEASURED_COMPONENTS) if self.measured else
+                           ("array", "scatter", "gather", "sec")) + ("sram", "leakage", "dram")
+
+    def _measured_logic(self, table):
+        """Idle mW per component and dynamic pJ per operation (dense and concentrated) of a
+        ``focus-power-energy/1`` table."""
+        try:
+            mw = {key: float(entry["value"]) for key, entry in table["mw"].items()}
+            pj = {key: float(entry["value"]) for key, entry in table["pj"].items()}
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"energy table {self.path}: malformed ({error})") from None
+        needed = [idle for idle, *_ in _MEASURED_COMPONENTS.values()]
+        needed += [f"{op}_dynamic" for _, op, *_ in _MEASURED_COMPONENTS.values() if op]
+        missing = [key for key in needed if key not in mw and key not in pj]
+        if missing:
+            raise ValueError(f"energy table {self.path}: missing {missing} (measure it again "
+                             f"with python -m power)")
+        idle = {name: mw[entry[0]] for name, entry in _MEASURED_COMPONENTS.items()}
+        dynamic = {op: pj[f"{op}_dynamic"] for _, op, *_ in _MEASURED_COMPONENTS.values() if op}
+        dynamic["pe_cycle_concentrated"] = pj.get("pe_cycle_concentrated_dynamic",
+                                                  dynamic["pe_cycle"])
+        return idle, dynamic
+
+    @property
+    def description(self) -> str:
+        """How the logic energies are obtained, for report headers."""
+        if not self.measured:
+            return self.name + (" (PLACEHOLDER)" if self.placeholder else "")
+        return (f"{self.name} (measured {self.path.name}: idle power x time + dynamic energy "
+                f"per operation, logic x{self.logic_scale:.4g} from 0.18 um / 1.8 V to 28 nm / "
+                f"0.9 V; SRAM and DRAM from published figures)")
 
     @staticmethod
     def _read(path):
@@ -132,16 +185,32 @@ class OperationEnergy:
             raise ValueError(f"cannot read energy table {path}: {error}") from None
 
     def energy(self, *, cycles: float, dram_bytes: float, ops: dict, sram_bytes: float,
-               **_) -> dict[str, float]:
+               focus: bool = True, **_) -> dict[str, float]:
         """Energy in mJ by component."""
         pj = self.pj
+        seconds = cycles / self.frequency
         sram_pj = (pj["sram_read_byte"] + pj["sram_write_byte"]) / 2
-        return {
-            "array": ops["pe_cycles"] * pj["pe_cycle"] * 1e-9,
-            "scatter": ops["scatter_adds"] * pj["scatter_add"] * 1e-9,
-            "gather": ops["gather_keys"] * pj["gather_key"] * 1e-9,
-            "sec": ops["sec_vectors"] * pj["sec_vector"] * 1e-9,
+        memory = {
             "sram": sram_bytes * sram_pj * 1e-9,
-            "leakage": self.mw["sram_leakage"] * cycles / self.frequency,
+            "leakage": self.mw["sram_leakage"] * seconds,
             "dram": dram_bytes * pj["dram_byte"] * 1e-9,
         }
+        if not self.measured:
+            return {
+                "array": ops["pe_cycles"] * pj["pe_cycle"] * 1e-9,
+                "scatter": ops["scatter_adds"] * pj["scatter_add"] * 1e-9,
+                "gather": ops["gather_keys"] * pj["gather_key"] * 1e-9,
+                "sec": ops["sec_vectors"] * pj["sec_vector"] * 1e-9,
+                **memory,
+            }
+        logic = {}
+        for name, (_, op, count, dense) in _MEASURED_COMPONENTS.items():
+            if not (focus or dense):
+                logic[name] = 0.0
+                continue
+            energy_pj = self.idle_mw[name] * 1e9 * seconds
+            if op is not None:
+                key = "pe_cycle_concentrated" if op == "pe_cycle" and focus else op
+                energy_pj += ops.get(count, 0.0) * self.dynamic_pj[key]
+            logic[name] = energy_pj * self.logic_scale * 1e-9
+        return {**logic, **memory}

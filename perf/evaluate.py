@@ -145,15 +145,18 @@ class Evaluator:
         shape, model = self.shape, case.model
         tokens = item.tokens
         if gemm.kind == "linear":
-            adds = tokens * _ceil(gemm.in_features, shape.rows) * gemm.out_features
+            outputs = tokens * gemm.out_features
+            adds = outputs * _ceil(gemm.in_features, shape.rows)
             keys = tokens * _ceil(gemm.out_features, shape.cols)
         else:
             head_slots = _ceil(model.head_dim, shape.rows)
+            outputs = 0.5 * model.heads * (tokens * tokens + tokens * model.head_dim)
             adds = 0.5 * model.heads * (tokens * head_slots * tokens
                                         + tokens * _ceil(tokens, shape.rows) * model.head_dim)
             keys = tokens * _ceil(model.hidden, shape.cols)
         return {"pe_cycles": cycles.vectors * shape.rows * shape.cols, "scatter_adds": adds,
-                "gather_keys": keys if focus else 0.0, "sec_vectors": 0.0}
+                "convert_elements": outputs, "gather_keys": keys if focus else 0.0,
+                "sec_vectors": 0.0}
 
     # ------------------------------------------------------------------ a mode
 

@@ -5,8 +5,10 @@ modules of the hierarchy, ports connected bit by bit, SRAM blackboxes removed, h
 buffered; :func:`synth.flow.time_block`). Two things in it defeat Debian's OpenSTA 2.0.17
 ``report_power``, so :func:`prepare` rewrites them:
 
-* a constant on a pin of a *module* instance (``.psum_in[3](1'b0)``) crashes it (segmentation
-  fault); and
+* a constant that reaches a cell through a module boundary crashes it (segmentation fault):
+  on a pin of a *module* instance (``.psum_in[3](1'b0)``), or assigned to a net inside a
+  module (``assign product[0] = 1'b0;`` in the fp16 multiplier, whose constant low product
+  bits feed the adders of the array and the SIC dot product); and
 * the read data of a removed SRAM is an undriven net, whose loads would get an unknown
   activity.
 
@@ -30,7 +32,8 @@ __all__ = ["SOURCE_PREFIX", "Register", "Source", "PreparedNetlist", "prepare", 
            "sequential_arcs", "plain_name"]
 
 SOURCE_PREFIX = "focus_activity_source_"
-_CONSTANT_RE = re.compile(r"^1'b([01xXzZ])$")
+_CONSTANT_RE = re.compile(r"^1'[bh]([01xXzZ])$")
+_CONSTANT_ASSIGN_RE = re.compile(r"^(\s*assign\s+.+?\s*=\s*)1'[bh]([01xXzZ])\s*;\s*$")
 
 
 def plain_name(net):
@@ -139,17 +142,26 @@ def prepare(text, library):
             added.append(Source(name, instance, net, constant))
             return instance
 
-        # constants on module instance pins -> a tie net driven by a source
         ties = {}
+
+        def tie(digit):
+            value = "1" if digit == "1" else "0"
+            if value not in ties:
+                ties[value] = f"focus_tie{value}_"
+                source(ties[value], value)
+            return ties[value]
+
+        # constants on module instance pins and assigned constants -> a tie net driven by a
+        # source
         for c in module.connections:
             match = _CONSTANT_RE.match(c.net)
             if c.cell in parsed and match:
-                value = "1" if match.group(1) == "1" else "0"
-                if value not in ties:
-                    ties[value] = f"focus_tie{value}_"
-                    source(ties[value], value)
                 line = lines[c.line]
-                lines[c.line] = line.replace(f"({c.net})", f"({ties[value]})", 1)
+                lines[c.line] = line.replace(f"({c.net})", f"({tie(match.group(1))})", 1)
+        for index, line in enumerate(lines):
+            match = _CONSTANT_ASSIGN_RE.match(line)
+            if match:
+                lines[index] = f"{match.group(1)}{tie(match.group(2))};"
         # loads without a driver (read data of removed SRAMs) -> a source each
         driven, aliases = _driven_nets(module, library, port_directions)
         seen = set()

@@ -174,7 +174,7 @@ def _resolve(mapping, name):
 _DECL_RE = re.compile(r"^\s*(input|output|inout|wire)\s+(?:\[\d+:\d+\]\s+)?(\\\S+|[\w$]+)\s*;")
 _CONN_RE = re.compile(r"^\s*\.(\\\S+\s|[\w$]+)\s*\(\s*(\\\S+\s|[\w$]+|\d+'[bB][01xXzZ]+)?\s*\)"
                       r"\s*,?\s*$")
-_ASSIGN_RE = re.compile(r"^\s*assign\s+(\\\S+\s|[\w$]+)\s*=\s*(\\\S+\s|[\w$]+|\d+'[bB]\w+)\s*;")
+_ASSIGN_RE = re.compile(r"^\s*assign\s+(\\\S+\s|[\w$]+)\s*=\s*(\\\S+\s|[\w$]+|\d+'[bBhH]\w+)\s*;")
 _CONST_RE = re.compile(r"\d+'[bB]")
 
 

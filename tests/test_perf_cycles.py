@@ -254,3 +254,55 @@ def test_fitting_recovers_known_tile_overheads_and_edges():
     assert fitted == pytest.approx({"tile_overhead_dense": 3, "edge_dense": 90,
                                     "tile_overhead_focus": 6, "edge_gathered": 40})
     assert set(provenance) == set(fitted)
+
+
+def _measured_table(path, config, **overrides):
+    """A ``focus-power-energy/1`` table with round numbers (as python -m power writes it)."""
+    pj = {"pe_cycle": 10.0, "pe_cycle_dynamic": 4.0, "pe_cycle_concentrated_dynamic": 6.0,
+          "scatter_add": 20.0, "scatter_add_dynamic": 2.0, "convert_element": 30.0,
+          "convert_element_dynamic": 3.0, "gather_key": 900.0, "gather_key_dynamic": 500.0,
+          "sec_vector": 50.0, "sec_vector_dynamic": 7.0}
+    mw = {"array_idle": 1000.0, "scatter_idle": 100.0, "converter_idle": 10.0,
+          "glue_idle": 1.0, "gather_idle": 50.0, "tile_buffer_idle": 2.0,
+          "sec_total_idle": 20.0}
+    table = {"format": "focus-power-energy/1", "status": "MEASURED", "frequency_hz": 2e8,
+             "pj": {k: {"value": v} for k, v in pj.items()},
+             "mw": {k: {"value": v} for k, v in mw.items()},
+             "configuration": {"name": "paper", "hash": config.hash}}
+    table.update(overrides)
+    path.write_text(json.dumps(table))
+    return path
+
+
+def test_measured_energy_is_idle_power_times_time_plus_dynamic_energy_per_operation(tmp_path):
+    """With a measured table, each block costs idle mW x run time + dynamic pJ x operations,
+    scaled from 0.18 um to 28 nm; a dense accelerator has no gather, tile buffer or SEC."""
+    from perf.energy import LOGIC_SCALE_TO_28NM, OperationEnergy
+    config = CONFIGS["paper"]
+    model = OperationEnergy(_measured_table(tmp_path / "t.json", config), config)
+    ops = {"pe_cycles": 1e6, "scatter_adds": 1e4, "convert_elements": 1e3,
+           "gather_keys": 10.0, "sec_vectors": 100.0}
+    cycles = 2e5                                    # 1 ms at 200 MHz
+    scale = LOGIC_SCALE_TO_28NM * 1e-9              # pJ at 0.18 um -> mJ at 28 nm
+    focus = model.energy(cycles=cycles, dram_bytes=0, ops=ops, sram_bytes=0, focus=True)
+    dense = model.energy(cycles=cycles, dram_bytes=0, ops=ops, sram_bytes=0, focus=False)
+    assert focus["array"] == pytest.approx((1000e-3 * 1e-3 * 1e12 + 1e6 * 6.0) * scale)
+    assert dense["array"] == pytest.approx((1000e-3 * 1e-3 * 1e12 + 1e6 * 4.0) * scale)
+    assert focus["gather"] == pytest.approx((50e-3 * 1e-3 * 1e12 + 10 * 500.0) * scale)
+    assert focus["sec"] == pytest.approx((20e-3 * 1e-3 * 1e12 + 100 * 7.0) * scale)
+    assert focus["tile_buffer"] == pytest.approx(2e-3 * 1e-3 * 1e12 * scale)
+    assert dense["gather"] == dense["sec"] == dense["tile_buffer"] == 0.0
+    assert dense["control"] == pytest.approx(1e-3 * 1e-3 * 1e12 * scale)
+    assert focus["leakage"] == pytest.approx(12.81 * 1e-3)      # published SRAM leakage, 1 ms
+    assert "measured" in model.description and not model.placeholder
+
+
+def test_measured_energy_table_missing_an_entry_is_refused(tmp_path):
+    from perf.energy import OperationEnergy
+    config = CONFIGS["paper"]
+    path = _measured_table(tmp_path / "t.json", config)
+    table = json.loads(path.read_text())
+    del table["mw"]["gather_idle"]
+    path.write_text(json.dumps(table))
+    with pytest.raises(ValueError, match="missing.*gather_idle"):
+        OperationEnergy(path, config)

@@ -154,6 +154,65 @@ def test_prepare_drives_constants_and_undriven_nets_so_power_runs(tmp_path):
     assert all(power.total > 0 for power in groups.values())
 
 
+# Constants assigned to nets that feed cells (as the fp16 multiplier's constant low product
+# bits reach the adders): Debian's OpenSTA 2.0.17 report_power crashes on this as written.
+ASSIGNED_CONSTANTS = """module top(clk, z, u1, u2);
+  input clk;
+  wire clk;
+  input u1;
+  wire u1;
+  input u2;
+  wire u2;
+  output z;
+  wire z;
+  wire k;
+  wire k2;
+  wire w;
+  wire w2;
+  OAI21X1 _2_ (
+    .A(u1),
+    .B(u2),
+    .C(k),
+    .Y(w)
+  );
+  OAI21X1 _4_ (
+    .A(u1),
+    .B(u2),
+    .C(k2),
+    .Y(w2)
+  );
+  NAND3X1 _3_ (
+    .A(w),
+    .B(w2),
+    .C(u1),
+    .Y(z)
+  );
+  assign k = 1'b0;
+  assign k2 = 1'h0;
+endmodule
+"""
+
+
+@needs_sta
+def test_prepare_ties_assigned_constants_so_power_runs(tmp_path):
+    library = read_liberty(LIBERTY)
+    prepared = prepare(ASSIGNED_CONSTANTS, library)
+    assert [(s.net, s.constant) for s in prepared.sources["top"]] == [("focus_tie0_", "0")]
+    assert "1'b0" not in prepared.text and "1'h0" not in prepared.text
+    saif_path = tmp_path / "dump.saif"
+    saif_path.write_text(PREPARED_SAIF)
+    activity, coverage, _ = annotate(prepared, "top", library, read_saif(saif_path), ("top",),
+                                     10)
+    assert coverage.sources == (1, 1)
+    assert activity.pins[f"{SOURCE_PREFIX}0_/Q"] == (0.0, 0.0)
+    (tmp_path / "n.v").write_text(prepared.text)
+    (tmp_path / "c.lib").write_text(LIBERTY.read_text())
+    groups, nan, _ = run_power(
+        sta_command(), tmp_path, power_script(liberty="c.lib", netlist="n.v", top="top",
+                                              period_ns=5.0, activity=activity), "test")
+    assert nan == 0 and groups[""].total > 0
+
+
 def test_sampled_pe_columns_rename_only_those_instances():
     engine = block_design(CONFIGS["tiny"], "focus_engine")
     sampled, blocks = sample_pe_columns(engine, [1])
