@@ -19,12 +19,12 @@ def test_run_writes_the_table_csv_json_and_plots(tmp_path, capsys):
     assert main([*SMALL_CASE, "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "minicpm-v/mvbench" in printed and "geometric mean" in printed
-    assert "PLACEHOLDER" in printed and "published" in printed
+    assert "measured paper.json" in printed and "PLACEHOLDER" not in printed
     rows = list(csv.DictReader(open(tmp_path / "summary.csv")))
     assert [row["case"] for row in rows] == ["minicpm-v/mvbench", "geometric mean"]
     assert float(rows[0]["speedup"]) > 1 and float(rows[0]["published_speedup"]) == 2.606
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["header"]["placeholder"] is True
+    assert summary["header"]["placeholder"] is False
     assert summary["header"]["config_hash"] == CONFIGS["paper"].hash
     layers = list(csv.DictReader(open(tmp_path / "layers.csv")))
     assert len(layers) == 2 * 28 * 8
