@@ -207,10 +207,16 @@ def test_prepare_ties_assigned_constants_so_power_runs(tmp_path):
     assert activity.pins[f"{SOURCE_PREFIX}0_/Q"] == (0.0, 0.0)
     (tmp_path / "n.v").write_text(prepared.text)
     (tmp_path / "c.lib").write_text(LIBERTY.read_text())
-    groups, nan, _ = run_power(
-        sta_command(), tmp_path, power_script(liberty="c.lib", netlist="n.v", top="top",
-                                              period_ns=5.0, activity=activity), "test")
-    assert nan == 0 and groups[""].total > 0
+    script = power_script(liberty="c.lib", netlist="n.v", top="top", period_ns=5.0,
+                          activity=activity)
+    groups, nan, usage = run_power(sta_command(), tmp_path, script, "test")
+    assert nan == 0 and groups[""].total > 0 and usage.seconds > 0
+    # the same script on the same files is read back, a changed netlist runs again
+    again, _, usage = run_power(sta_command(), tmp_path, script, "test")
+    assert again == groups and usage.seconds == 0
+    (tmp_path / "n.v").write_text(prepared.text.replace("OAI21X1 _4_", "AOI21X1 _4_"))
+    changed, _, usage = run_power(sta_command(), tmp_path, script, "test")
+    assert usage.seconds > 0 and changed[""].total != groups[""].total
 
 
 def test_sampled_pe_columns_rename_only_those_instances():
