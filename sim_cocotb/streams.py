@@ -5,9 +5,27 @@ Amaranth names the members of a stream port ``<name>__valid``, ``<name>__ready``
 significant bits, struct fields in declaration order) the helpers below mirror.
 """
 
+import atexit
+import collections
+import json
+import os
 import random
 
 from cocotb.triggers import ReadOnly, RisingEdge
+
+#: Beats transferred on every stream port this simulation (``{port: beats}``), written as
+#: JSON to ``FOCUS_TB_TRANSFERS`` when the simulator exits (the verify report's vectors).
+TRANSFERS = collections.Counter()
+
+
+def _write_transfers():
+    path = os.environ.get("FOCUS_TB_TRANSFERS")
+    if path:
+        with open(path, "w") as out:
+            json.dump(dict(TRANSFERS), out)
+
+
+atexit.register(_write_transfers)
 
 
 def pack(values, width):
@@ -50,6 +68,7 @@ class StreamSource:
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
+        self.name = name
         self.clock = clock
         self.idle = idle
         self.rng = rng or random.Random(0)
@@ -68,6 +87,7 @@ class StreamSource:
                 accepted = int(self.ready.value)
                 await RisingEdge(self.clock)
                 if accepted:
+                    TRANSFERS[self.name] += 1
                     break
         self.valid.value = 0
 
@@ -83,6 +103,7 @@ class StreamSink:
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
+        self.name = name
         self.clock = clock
         self.stall = stall
         self.rng = rng or random.Random(1)
@@ -100,6 +121,7 @@ class StreamSink:
             if ready and int(self.valid.value):
                 self.beats.append(int(self.payload.value))   # LogicArray or 1-bit Logic
                 self.cycles.append(cycle)
+                TRANSFERS[self.name] += 1
             await RisingEdge(self.clock)
             cycle += 1
 

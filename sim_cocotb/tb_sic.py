@@ -2,7 +2,11 @@
 
 Parameters (from :func:`sim_cocotb.runner.tb_params`): ``dtype``, ``rows`` (V), ``m_tile``,
 ``window``, ``window_vectors``, ``matchers``, ``position_bits``, optionally
-``matcher_width`` and ``collector_lanes`` (default V). Every check is bit for bit:
+``matcher_width`` and ``collector_lanes`` (default V), ``run_tokens`` (bound on the tokens of
+one directed run; default ``3 * m_tile + 7``). Stimulus scales with the configuration: token
+positions stay below ``2**position_bits``, and the directed cases use the strides FS 12 /
+HS 4 when the window's span fits ``window_vectors``, else the largest of a few smaller ones
+that fits (:func:`directed_strides`). Every check is bit for bit:
 each tile's representatives and map codes, their ``first``/``last`` markers, and a clear
 error flag.
 """
@@ -15,6 +19,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from golden import sic
+from golden.workloads import GEOMETRIES
 from sim_cocotb import tb_sic_cases as cases
 from sim_cocotb.formats import golden_format
 from sim_cocotb.runner import tb_params
@@ -23,6 +28,15 @@ from sim_cocotb.streams import StreamSink, StreamSource, pack, unpack_tile_vecto
 # (idle probability on the input, stall probability on both outputs)
 FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.5, 0.5)]
 ERROR_REGISTERS, ERROR_PROTOCOL = 1, 2
+#: Strides of the directed cases, preferred first; (1, 1) fits any valid configuration.
+DIRECTED_STRIDES = [(12, 4), (8, 3), (6, 2), (4, 2), (3, 1), (1, 1)]
+
+
+def directed_strides(window, window_vectors):
+    """``(frame_stride, row_stride)`` of the directed cases: the first of
+    :data:`DIRECTED_STRIDES` whose window span fits ``window_vectors``."""
+    return next((fs, hs) for fs, hs in DIRECTED_STRIDES
+                if sic.window_span(fs, hs, window) <= window_vectors)
 
 
 class SicTB:
@@ -38,6 +52,9 @@ class SicTB:
         self.window_vectors = params["window_vectors"]
         self.matchers = params["matchers"]
         self.position_bits = params["position_bits"]
+        self.positions = 1 << self.position_bits
+        self.run_tokens = params.get("run_tokens") or 3 * params["m_tile"] + 7
+        self.fs, self.hs = directed_strides(self.window, self.window_vectors)
         self.matcher_width = params.get("matcher_width") or self.size
         self.collector_lanes = params.get("collector_lanes") or self.size
         self.width = self.arith.operand_width
@@ -154,6 +171,21 @@ class SicTB:
                 index += 1
         assert int(self.dut.error.value) == 0, f"{name}: error flag {self.dut.error.value}"
 
+    def geometry(self, preferred):
+        """``preferred``, else ``"tiny"``: the first workload geometry whose strides fit the
+        layouter and whose tokens fit the position range."""
+        for name in (preferred, "tiny"):
+            shape = GEOMETRIES[name]
+            if sic.window_span(shape.frame_stride, shape.row_stride, self.window) \
+                    <= self.window_vectors and shape.n_tokens <= self.positions:
+                return name
+        raise AssertionError(f"no workload geometry fits window {self.window}, "
+                             f"window_vectors {self.window_vectors}, {self.positions} positions")
+
+    def tokens(self, count):
+        """``count`` tokens, bounded by ``run_tokens`` and the position range."""
+        return min(count, self.run_tokens, self.positions)
+
     def fits(self, case):
         """The case's strides fit the layouter."""
         return sic.window_span(case.frame_stride, case.row_stride, self.window) \
@@ -167,7 +199,7 @@ async def realistic_workloads(dut):
     tb = SicTB(dut, 1)
     await tb.reset()
     for number, (idle, stall) in enumerate(FLOW_PATTERNS):
-        geometry = "small" if number % 2 and tb.window_vectors >= 51 else "tiny"
+        geometry = tb.geometry("small" if number % 2 else "tiny")
         case = cases.realistic(tb.rng, arith=tb.arith, vector_size=tb.size, geometry=geometry,
                                slots=2, keep=[0.6, 0.8, 1.0, 0.5][number], seed=number,
                                tile_length=[tb.m_tile, 16, 11, tb.m_tile][number],
@@ -188,7 +220,8 @@ async def key_and_drain_rates(dut):
     key_period = -(-(candidates + 1) // tb.matchers) * (tb.size // tb.matcher_width)
     drain_period = tb.size // tb.collector_lanes
     case = cases.copy_chains(tb.rng, arith=tb.arith, vector_size=tb.size, window=tb.window,
-                             frame_stride=12, row_stride=4, tokens=tb.m_tile, noise=0.5,
+                             frame_stride=tb.fs, row_stride=tb.hs, tokens=tb.tokens(tb.m_tile),
+                             noise=0.5,
                              keep=1.0, zero=0.0, tile_length=tb.m_tile)
     result = await tb.run(case)
     accepted, uniques = result["accepted"], result["unique_cycles"]
@@ -210,8 +243,8 @@ async def merge_chains_wraps_ties(dut):
     for number, theta in enumerate([0.9, 0.0, 0.95, 0.9, 1.0, 0.5]):
         idle, stall = FLOW_PATTERNS[number % len(FLOW_PATTERNS)]
         case = cases.copy_chains(tb.rng, arith=tb.arith, vector_size=tb.size,
-                                 window=tb.window, frame_stride=12, row_stride=4,
-                                 tokens=3 * tb.m_tile + 7, theta=theta,
+                                 window=tb.window, frame_stride=tb.fs, row_stride=tb.hs,
+                                 tokens=tb.tokens(3 * tb.m_tile + 7), theta=theta,
                                  noise=[0.05, 0.3, 0.02, 0.0, 0.0, 0.2][number],
                                  tile_length=[tb.m_tile, 9, tb.m_tile, 1, 17, 30][number])
         await tb.run(case, idle=idle, stall=stall)
@@ -225,12 +258,12 @@ async def registers_change_between_tiles(dut):
     tb = SicTB(dut, 10)
     await tb.reset()
     runs = [cases.copy_chains(tb.rng, arith=tb.arith, vector_size=tb.size, window=tb.window,
-                              frame_stride=stride, row_stride=4, tokens=tokens, theta=theta,
+                              frame_stride=stride, row_stride=tb.hs, tokens=tb.tokens(tokens),
+                              theta=theta,
                               noise=0.1, tile_length=length)
-            for stride, theta, tokens, length in ((12, 0.9, 2 * tb.m_tile, tb.m_tile),
-                                                  (9, 0.2, tb.m_tile + 5, 7),
-                                                  (12, 0.98, tb.m_tile, tb.m_tile),
-                                                  (10, 0.5, 3, 3))]
+            for stride, theta, tokens, length in (
+                (tb.fs, 0.9, 2 * tb.m_tile, tb.m_tile), (max(1, tb.fs - 3), 0.2, tb.m_tile + 5, 7),
+                (tb.fs, 0.98, tb.m_tile, tb.m_tile), (max(1, tb.fs - 2), 0.5, 3, 3))]
     for idle, stall in FLOW_PATTERNS[:2]:
         await tb.run(*runs, idle=idle, stall=stall)
 
@@ -241,11 +274,12 @@ async def every_candidate_invalid_in_turn(dut):
     candidate in turn (the key must take the next best)."""
     tb = SicTB(dut, 3)
     await tb.reset()
-    candidates = len(cases.candidate_offsets(12, 4, tb.window))
+    candidates = len(cases.candidate_offsets(tb.fs, tb.hs, tb.window))
     for how in ("prune", "zero", "tile"):
         for invalid in [None] + list(range(candidates)):
             case = cases.cone(tb.rng, arith=tb.arith, vector_size=tb.size, window=tb.window,
-                              frame_stride=12, row_stride=4, invalidate=invalid, how=how)
+                              frame_stride=tb.fs, row_stride=tb.hs, invalidate=invalid,
+                              how=how)
             await tb.run(case, idle=0.2 if how == "zero" else 0.0,
                          stall=0.3 if how == "tile" else 0.0)
 
@@ -256,14 +290,14 @@ async def exact_ties_and_threshold_equality(dut):
     must win), and cos**2 exactly equal to theta**2 (not similar) or one LSB above it."""
     tb = SicTB(dut, 8)
     await tb.reset()
-    kwargs = dict(arith=tb.arith, vector_size=tb.size, window=tb.window, frame_stride=12,
-                  row_stride=4)
+    kwargs = dict(arith=tb.arith, vector_size=tb.size, window=tb.window, frame_stride=tb.fs,
+                  row_stride=tb.hs)
     ties = cases.exact_ties(tb.rng, **kwargs)
-    await tb.run(cases.SicCase("ties", 12, 4, 1 << 14, tb.m_tile, ties), idle=0.2, stall=0.2)
-    count = len(cases.candidate_offsets(12, 4, tb.window))
+    await tb.run(cases.SicCase("ties", tb.fs, tb.hs, 1 << 14, tb.m_tile, ties), idle=0.2, stall=0.2)
+    count = len(cases.candidate_offsets(tb.fs, tb.hs, tb.window))
     single = cases.exact_ties(tb.rng, pairs=[(i, i) for i in range(count)], **kwargs)
     for theta2 in (1 << 15, (1 << 15) - 1):
-        await tb.run(cases.SicCase(f"threshold-{theta2}", 12, 4, theta2, tb.m_tile, single))
+        await tb.run(cases.SicCase(f"threshold-{theta2}", tb.fs, tb.hs, theta2, tb.m_tile, single))
 
 
 @cocotb.test()
@@ -275,7 +309,7 @@ async def all_similar_and_none_similar(dut):
     for idle, stall in FLOW_PATTERNS[:2] + FLOW_PATTERNS[3:]:
         for similar in (True, False):
             case = cases.uniform(tb.rng, arith=tb.arith, vector_size=tb.size,
-                                 tokens=2 * tb.m_tile + 3, similar=similar,
+                                 tokens=tb.tokens(2 * tb.m_tile + 3), similar=similar,
                                  tile_length=tb.m_tile)
             await tb.run(case, idle=idle, stall=stall)
     # A map consumer far slower than the input: the map FIFO fills and must stall the input.
@@ -290,18 +324,22 @@ async def zero_vectors_and_holes(dut):
     await tb.reset()
     size = tb.size
     base = cases.copy_chains(tb.rng, arith=tb.arith, vector_size=size, window=tb.window,
-                             frame_stride=12, row_stride=4, tokens=60, zero=0.3, keep=0.9,
+                             frame_stride=tb.fs, row_stride=tb.hs, tokens=tb.tokens(60),
+                             zero=0.3, keep=0.9,
                              tile_length=8)
     vectors, positions = base.sequences[0]
     zeros = np.zeros((10, size), dtype=np.int64)
-    far = positions[-1] + tb.window_vectors + 5 + np.arange(10) * 3
-    sparse = vectors[:10].copy()
+    # after the 20th token a gap wider than the layouter, as many tokens as positions allow
+    start = positions[19] + tb.window_vectors + 5
+    far = start + np.arange(min(10, max(0, (tb.positions - 1 - start) // 3 + 1))) * 3
+    assert far.size, "no position range for a gap wider than the layouter"
+    sparse = vectors[:far.size].copy()
     sequences = [(zeros[:8], np.arange(8) * 2),                     # one all-zero tile
                  (vectors, positions),
                  (np.concatenate([vectors[:20], sparse]),           # a gap > window_vectors
                   np.concatenate([positions[:20], far])),
                  (zeros[:1], np.array([5]))]
-    case = cases.SicCase("zeros-and-gaps", 12, 4, sic.theta_register(0.8), 8, sequences)
+    case = cases.SicCase("zeros-and-gaps", tb.fs, tb.hs, sic.theta_register(0.8), 8, sequences)
     await tb.run(case)
     await tb.run(case, idle=0.4, stall=0.4)
     # A tile spanning more positions than the layouter holds: positions 0..19 and then
@@ -309,10 +347,13 @@ async def zero_vectors_and_holes(dut):
     # (every lane the format's ``sic.invalid_candidate``: fp16 +inf; int8 zero) and is the
     # only candidate in the window of the key at 64+8: the slot must carry the new vector's
     # flag, not its old occupant's.
-    positions = np.concatenate([np.arange(20), 64 + np.arange(6, 18)])
+    # (Slots are positions modulo window_vectors: 64 stands for any multiple of it >= 24.)
+    again = tb.window_vectors * -(-24 // tb.window_vectors)
+    assert again + 18 <= tb.positions, "no position range for slot reuse"
+    positions = np.concatenate([np.arange(20), again + np.arange(6, 18)])
     values = cases.encode(0.5 + 0.5 * tb.rng.random((positions.size, size)), tb.arith)
     values[21] = tb.arith.sic.invalid_candidate
-    wrap = cases.SicCase("slot-reuse", 12, 4, sic.theta_register(0.5), tb.m_tile,
+    wrap = cases.SicCase("slot-reuse", tb.fs, tb.hs, sic.theta_register(0.5), tb.m_tile,
                          [(values, positions)])
     await tb.run(wrap)
 
@@ -325,8 +366,8 @@ async def extreme_operands(dut):
     await tb.reset()
     for number, theta in enumerate([0.5, 0.0, 0.9]):
         case = cases.extreme_operands(tb.rng, arith=tb.arith, vector_size=tb.size,
-                                      window=tb.window, frame_stride=12, row_stride=4,
-                                      tokens=2 * tb.m_tile + 11, theta=theta,
+                                      window=tb.window, frame_stride=tb.fs, row_stride=tb.hs,
+                                      tokens=tb.tokens(2 * tb.m_tile + 11), theta=theta,
                                       tile_length=[tb.m_tile, 13, tb.m_tile][number])
         await tb.run(case, idle=0.1 * number, stall=0.2 * number)
 
@@ -351,7 +392,7 @@ async def register_errors_raise_the_flag(dut):
     for change, bit, positions, firsts in bad:
         await tb.reset()
         assert int(dut.error.value) == 0, "reset does not clear the error flag"
-        registers = {"frame_stride": 12, "row_stride": 4, "theta2": 0, "tile_length": 4}
+        registers = {"frame_stride": tb.fs, "row_stride": tb.hs, "theta2": 0, "tile_length": 4}
         registers.update(change)
         for name, value in registers.items():
             getattr(dut, name).value = value
@@ -379,7 +420,7 @@ async def reset_in_mid_tile(dut):
     tb = SicTB(dut, 7)
     await tb.reset()
     case = cases.copy_chains(tb.rng, arith=tb.arith, vector_size=tb.size, window=tb.window,
-                             frame_stride=12, row_stride=4, tokens=2 * tb.m_tile,
+                             frame_stride=tb.fs, row_stride=tb.hs, tokens=tb.tokens(2 * tb.m_tile),
                              tile_length=tb.m_tile)
     tb.registers(case)
     source = StreamSource(tb.dut, "vectors", tb.dut.clk)
