@@ -249,11 +249,15 @@ def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None,
     env = {"FOCUS_TB_PARAMS": json.dumps(params), "FOCUS_TB_SEED": str(seed),
            "FOCUS_TB_TRANSFERS": str(test_dir / TRANSFERS_FILE),
            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
-    results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
-                          hdl_toplevel_lang="verilog",
-                          build_dir=build_dir, test_dir=test_dir, testcase=testcase,
-                          seed=seed, extra_env=env, waves=trace is not None,
-                          results_xml=str(test_dir / "results.xml"), log_file=log_file)
+    results = test_dir / "results.xml"
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel,
+                    hdl_toplevel_lang="verilog",
+                    build_dir=build_dir, test_dir=test_dir, testcase=testcase,
+                    seed=seed, extra_env=env, waves=trace is not None,
+                    results_xml=str(results), log_file=log_file)
+    except SystemExit:
+        pass        # cocotb's runner exits when a test failed; results.xml says which
     total, failed = get_results(results)
     if total == 0 or failed:
         raise AssertionError(f"{test_module}: {failed} of {total} cocotb tests failed "

@@ -58,6 +58,13 @@ def unpack_tile_vector(word, width, count, *, signed=False):
     return values, (word >> (count * width)) & 1, (word >> (count * width + 1)) & 1
 
 
+def first_difference(got, want):
+    """Index of the first element where the sequences differ (the shorter length when one
+    is a prefix of the other)."""
+    return next((i for i, (g, w) in enumerate(zip(got, want)) if g != w),
+                min(len(got), len(want)))
+
+
 class StreamSource:
     """Drives a stream input of the DUT, inserting random idle cycles.
 
@@ -131,7 +138,7 @@ class StreamSink:
             if len(self.beats) >= count:
                 return
             await RisingEdge(self.clock)
-        raise AssertionError(f"timeout: {len(self.beats)} of {count} beats after "
+        raise AssertionError(f"{self.name}: timeout: {len(self.beats)} of {count} beats after "
                              f"{timeout_cycles} cycles")
 
 

@@ -98,17 +98,17 @@ class ScatterTB:
         beats = self.sink.beats
         rows = sum(len(tile) for tile in expected_tiles)
         assert len(beats) == rows, f"{len(beats)} rows out, {rows} expected"
-        beat = iter(beats)
+        beat = iter(enumerate(beats))
         for number, expected in enumerate(expected_tiles):
             for t, want in enumerate(expected):
-                values, first, last = unpack_tile_vector(next(beat),
-                                                         self.arith.accumulator_width,
+                index, word = next(beat)
+                values, first, last = unpack_tile_vector(word, self.arith.accumulator_width,
                                                          self.cols, signed=self.arith.signed)
-                where = f"tile {number} row {t}"
+                where = f"out beat {index} (tile {number} row {t})"
                 assert (first, last) == (int(t == 0), int(t == len(expected) - 1)), \
                     f"{where}: markers first={first} last={last}"
                 assert values == [int(v) for v in want], \
-                    f"{where}: got {values}, expected {list(want)}"
+                    f"{where}: expected {list(want)}, got {values}"
 
     def errors(self):
         value = int(self.dut.error.value)

@@ -24,7 +24,7 @@ from golden.algorithm import decode_offsets, select_tokens, token_importance
 from rtl.layouts import READ_REQUEST, code_beat, importance_beat, index_beat, probs_beat
 from sim_cocotb.formats import golden_format
 from sim_cocotb.runner import tb_params
-from sim_cocotb.streams import StreamSink, StreamSource
+from sim_cocotb.streams import StreamSink, StreamSource, first_difference
 
 # (idle probability on the inputs, stall probability on the outputs)
 FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.4), (0.5, 0.5)]
@@ -212,7 +212,12 @@ class SecTB:
         for n, ((stimulus, k, model), codes, selected) in enumerate(
                 zip(expected, got_layers, selected_layers)):
             want = [c for c, _ in model.codes]
-            assert codes == want, f"layer {n} (k={k}): codes {codes} != model {want}"
+            if codes != want:
+                at = first_difference(codes, want)
+                beat = sum(len(layer) for layer in got_layers[:n]) + at
+                raise AssertionError(f"codes beat {beat} (layer {n}, k={k}, code {at} of "
+                                     f"{len(want)}): expected {want[at:at + 8]}, got "
+                                     f"{codes[at:at + 8]} (8 codes from there)")
             if self.taps:
                 assert selected == list(model.selected), \
                     f"layer {n}: sorter output {selected} != model {list(model.selected)}"

@@ -131,45 +131,44 @@ class SicTB:
         tokens = sum(len(tile.map) for tile in expected)
         groups = sum(len(tile.unique) for tile in expected)
         budget = 20 * (tokens * (len(cases.candidate_offsets(1, 1, self.window)) + 4)) + 500
-        await maps.wait_for(tokens, timeout_cycles=budget)
-        await uniques.wait_for(groups, timeout_cycles=budget)
+        name = " + ".join(case.name for case in cases_)
+        try:
+            await maps.wait_for(tokens, timeout_cycles=budget)
+            await uniques.wait_for(groups, timeout_cycles=budget)
+        except AssertionError:
+            # a wrong beat among those received explains a timeout better
+            self.check(name, expected, uniques.beats, maps.beats, complete=False)
+            raise
         await ClockCycles(self.dut.clk, 5)
         for task in tasks:
             task.cancel()
-        self.check(" + ".join(case.name for case in cases_), expected, uniques.beats,
-                   maps.beats)
+        self.check(name, expected, uniques.beats, maps.beats)
         return {"accepted": accepted, "map_cycles": maps.cycles,
                 "unique_cycles": uniques.cycles, "tiles": expected}
 
-    def check(self, name, expected, unique_beats, map_beats):
-        tokens = sum(len(tile.map) for tile in expected)
-        groups = sum(len(tile.unique) for tile in expected)
-        assert len(map_beats) == tokens, f"{name}: {len(map_beats)} map beats, want {tokens}"
-        assert len(unique_beats) == groups, \
-            f"{name}: {len(unique_beats)} representatives, want {groups}"
+    def check(self, name, expected, unique_beats, map_beats, *, complete=True):
+        """Every received beat against the model, the first wrong one named; then (when
+        ``complete``) the beat counts and a clear error flag."""
         mask = (1 << self.map_bits) - 1
-        index = 0
-        for t, tile in enumerate(expected):
-            for row, code in enumerate(tile.map):
-                word = map_beats[index]
-                got = (word & mask, (word >> self.map_bits) & 1,
-                       (word >> (self.map_bits + 1)) & 1)
-                want = (int(code), int(row == 0), int(row == len(tile.map) - 1))
-                assert got == want, (f"{name}: tile {t} token {row}: map (code, first, last) "
-                                     f"{got}, expected {want}")
-                index += 1
-        index = 0
-        for t, tile in enumerate(expected):
-            for g, vector in enumerate(tile.unique):
-                values, first, last = unpack_tile_vector(
-                    unique_beats[index], self.width, self.size, signed=self.arith.signed)
-                want = [int(v) for v in vector]
-                assert (values, first, last) == (want, int(g == 0),
-                                                 int(g == len(tile.unique) - 1)), \
-                    (f"{name}: tile {t} group {g}: got {values} first={first} last={last}, "
-                     f"expected {want}")
-                index += 1
-        assert int(self.dut.error.value) == 0, f"{name}: error flag {self.dut.error.value}"
+        maps = [(f"tile {t} token {row}", (int(code), int(row == 0), int(row == len(tile.map) - 1)))
+                for t, tile in enumerate(expected) for row, code in enumerate(tile.map)]
+        for index, (word, (where, want)) in enumerate(zip(map_beats, maps)):
+            got = (word & mask, (word >> self.map_bits) & 1, (word >> (self.map_bits + 1)) & 1)
+            assert got == want, (f"{name}: map beat {index} ({where}): (code, first, last) "
+                                 f"expected {want}, got {got}")
+        uniques = [(f"tile {t} group {g}", ([int(v) for v in vector], int(g == 0),
+                                            int(g == len(tile.unique) - 1)))
+                   for t, tile in enumerate(expected) for g, vector in enumerate(tile.unique)]
+        for index, (word, (where, want)) in enumerate(zip(unique_beats, uniques)):
+            got = unpack_tile_vector(word, self.width, self.size, signed=self.arith.signed)
+            assert got == want, (f"{name}: unique beat {index} ({where}): (vector, first, last) "
+                                 f"expected {want}, got {got}")
+        if complete:
+            assert len(map_beats) == len(maps), \
+                f"{name}: map: {len(map_beats)} beats, expected {len(maps)}"
+            assert len(unique_beats) == len(uniques), \
+                f"{name}: unique: {len(unique_beats)} beats, expected {len(uniques)}"
+            assert int(self.dut.error.value) == 0, f"{name}: error flag {self.dut.error.value}"
 
     def geometry(self, preferred):
         """``preferred``, else ``"tiny"``: the first workload geometry whose strides fit the

@@ -92,10 +92,10 @@ def stimulus(bench, derived):
     raise ValueError(f"unknown bench {bench!r}")
 
 
-def _sec_harness(config):
+def _sec_harness(config, params, cache):
     d = Derived(config)
     return design(SecHarness, d.fmt, sort_width=d.sort_width, max_tokens=d.max_tokens,
-                  offset_bits=d.offset_bits, taps=False)
+                  offset_bits=d.offset_bits, taps=params.get("taps", True), cache=cache)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,11 +105,13 @@ class Bench:
     name: str
     testbench: str
     blocks: tuple
-    harness: callable = None       # config -> Design around the blocks (else the block itself)
+    harness: callable = None       # (config, params, cache) -> Design around the blocks
 
-    def design(self, config):
+    def design(self, config, params, cache="default"):
         """The design it simulates (the block, or a harness around the generated modules)."""
-        return self.harness(config) if self.harness else block_design(config, self.blocks[0])
+        if self.harness:
+            return self.harness(config, params, cache)
+        return block_design(config, self.blocks[0], cache=cache)
 
 
 #: Every generated block is simulated by exactly one bench.
@@ -164,27 +166,30 @@ def check_generated(bench, dut, manifest, verilog_dir):
 
 
 def _results(test_dir):
-    """``(cycles, first failure or None)`` from cocotb's ``results.xml``."""
+    """``(tests, cycles, first failure or None)`` from cocotb's ``results.xml``."""
     path = Path(test_dir) / "results.xml"
     if not path.exists():
-        return 0, None
-    cycles, failure = 0, None
+        return 0, 0, None
+    tests, cycles, failure = 0, 0, None
     for case in ElementTree.parse(path).iter("testcase"):
+        tests += 1
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
         cycles += round(float(props.get("sim_time_duration", 0)) / CLOCK_NS)
         problem = case.find("failure")
         if problem is None:
             problem = case.find("error")
         if problem is not None and failure is None:
-            message = problem.get("message") or (problem.text or "").strip()
-            failure = f"{case.get('name')}: {message.strip()}"
-    return cycles, failure
+            message = (problem.get("message") or problem.text or "").strip()
+            failure = f"{case.get('name')}: {message.splitlines()[0] if message else '?'}"
+    return tests, cycles, failure
 
 
-def run_bench(bench, config, *, seed, test_dir, manifest=None, verilog_dir=None, log=print):
+def run_bench(bench, config, *, seed, test_dir, overrides=None, manifest=None,
+              verilog_dir=None, cache="default", log=print):
     """Build and run ``bench`` on ``config``; returns its verdict (a dict).
 
-    With ``manifest``/``verilog_dir`` (a generated folder), the simulated files are checked
+    ``overrides`` change testbench parameters of :func:`stimulus`. With
+    ``manifest``/``verilog_dir`` (a generated folder), the simulated files are checked
     against it first. Never raises for a failing simulation: the verdict holds the failure.
     """
     started = time.perf_counter()
@@ -192,10 +197,12 @@ def run_bench(bench, config, *, seed, test_dir, manifest=None, verilog_dir=None,
                "seed": seed, "passed": False, "tests": 0, "vectors": 0, "beats": {},
                "cycles": 0, "build_s": 0.0, "wall_s": 0.0, "failure": None}
     test_dir = Path(test_dir)
+    for stale in ("results.xml", TRANSFERS_FILE):        # of an earlier run
+        (test_dir / stale).unlink(missing_ok=True)
     try:
-        params = stimulus(bench.name, Derived(config))
+        params = {**stimulus(bench.name, Derived(config)), **(overrides or {})}
         verdict["params"] = params
-        dut = bench.design(config)
+        dut = bench.design(config, params, cache)
         verdict["top"] = dut.top
         if manifest is not None:
             verdict["files"] = check_generated(bench, dut, manifest, verilog_dir)
@@ -203,12 +210,12 @@ def run_bench(bench, config, *, seed, test_dir, manifest=None, verilog_dir=None,
         build(dut, waves=False)
         verdict["build_s"] = round(time.perf_counter() - built, 1)
         log(f"  {bench.name}: built in {verdict['build_s']} s, simulating")
-        verdict["tests"] = run_testbench(dut, bench.testbench, params=params, seed=seed,
-                                         test_dir=test_dir, log_file=test_dir / "sim.log")
+        run_testbench(dut, bench.testbench, params=params, seed=seed, test_dir=test_dir,
+                      log_file=test_dir / "sim.log")
         verdict["passed"] = True
-    except (AssertionError, VerifyError, ValueError) as error:
-        verdict["failure"] = str(error)
-    verdict["cycles"], failure = _results(test_dir)
+    except Exception as error:      # a verdict, whatever went wrong (build errors too)
+        verdict["failure"] = f"{type(error).__name__}: {error}"
+    verdict["tests"], verdict["cycles"], failure = _results(test_dir)
     if failure:
         verdict["failure"] = failure
     transfers = test_dir / TRANSFERS_FILE
@@ -235,7 +242,7 @@ def verify(config, name, *, seed, benches=None, cache="default", verilog_dir=Non
     verdicts = []
     for bench in select_benches(benches):
         verdict = run_bench(bench, config, seed=seed, test_dir=report_dir / bench.name,
-                            manifest=manifest, verilog_dir=verilog_dir, log=log)
+                            manifest=manifest, verilog_dir=verilog_dir, cache=cache, log=log)
         log(f"  {bench.name}: {'PASS' if verdict['passed'] else 'FAIL'} "
             f"({verdict['tests']} tests, {verdict['vectors']} beats, {verdict['cycles']} cycles, "
             f"{verdict['wall_s']} s)")
