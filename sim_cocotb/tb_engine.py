@@ -26,6 +26,8 @@ from sim_cocotb.streams import (StreamSink, StreamSource, child_rngs, pack, pack
 from sim_cocotb.tb_scatter import ScatterTB
 
 DEFAULT_GEOMETRY = "tiny"
+#: Share of the tokens kept (at random, like SEC would).
+KEEP = 0.8
 FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.3)]
 THETA = 0.9
 
@@ -34,7 +36,7 @@ class Workload:
     """The first tile of a pruned, concentrated token sequence: per K-slice unique vectors
     and maps, the tokens' positions, and the dense rows."""
 
-    def __init__(self, arith, rows, slices, m_tile, seed, geometry=DEFAULT_GEOMETRY, keep=0.8):
+    def __init__(self, arith, rows, slices, m_tile, seed, geometry=DEFAULT_GEOMETRY, keep=KEEP):
         self.geometry = GEOMETRIES[geometry]
         x = video_tokens(self.geometry, rows * slices, seed=seed)
         kept = np.flatnonzero(np.random.default_rng(seed).random(x.shape[0]) < keep)

@@ -6,8 +6,9 @@ Parameters (:func:`sim_cocotb.runner.tb_params`): ``dtype``, ``sort_width``, ``m
 ``offset_bits``; optionally ``taps`` (default true: the harness taps the top's internal
 streams; false: the top is the generator's module, the tap checks are left out) and
 ``sort_cycles`` (bound on ``ceil(k / a) * M`` of a layer: larger k are left out, except 1, a,
-a + 1 and 2a, so that paper-size buffers stay within a bounded run). The importance format (key width, raw codes, invalid values) is read from the
-golden number format of ``dtype`` (``sim_cocotb.formats.golden_format``).
+a + 1 and 2a, so that paper-size buffers stay within a bounded run). The importance format
+(key width, raw codes, invalid values) is read from the golden number format of ``dtype``
+(``sim_cocotb.formats.golden_format``).
 """
 
 import random

@@ -6,8 +6,8 @@ that folder (each bench's design is checked byte for byte against them) against 
 models, and writes a per-bench verdict report (``report.md``, ``report.json``) to
 ``build/verify/<config>-<hash>/``. Exits non-zero on any failure, naming the first mismatch.
 
-Stimulus scales with the configuration (:func:`stimulus`): every testbench derives its
-sizes from the block's parameters, and for paper-size blocks the directed runs are bounded
+Stimulus scales with the configuration (:attr:`Bench.stimulus`): every testbench derives
+its sizes from the block's parameters, and for paper-size blocks the directed runs are bounded
 (:data:`RUN_TOKENS`, :data:`SORT_CYCLES`) so that a run finishes on a 2-core machine.
 """
 
@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import sys
 import time
 import xml.etree.ElementTree as ElementTree
@@ -29,6 +30,7 @@ from golden import sic
 from golden.workloads import GEOMETRIES
 from sim_cocotb.runner import (DEFAULT_SEED, PROJECT_ROOT, TRANSFERS_FILE, build,
                                run_testbench)
+from sim_cocotb.tb_engine import KEEP
 from sim_cocotb.tb_sec_harness import SecHarness
 
 #: Clock period of every testbench (``sim_cocotb.streams.start_clock``), for cycle counts.
@@ -41,8 +43,6 @@ SORT_CYCLES = 60_000
 ENGINE_GEOMETRIES = ("tiny", "small", "llava-onevision", "llava-video")
 #: K-slices of the engine runs (K = slices x rows).
 ENGINE_SLICES = 4
-#: Share of tokens the engine workload keeps (``sim_cocotb.tb_engine.Workload``).
-ENGINE_KEEP = 0.8
 
 
 class VerifyError(Exception):
@@ -63,33 +63,7 @@ def engine_geometry(derived):
                           f"window_vectors {derived.window_vectors} and max_tokens "
                           f"{derived.max_tokens} (geometries {', '.join(ENGINE_GEOMETRIES)})")
     return next((name for name in fitting
-                 if GEOMETRIES[name].n_tokens * ENGINE_KEEP >= derived.m_tile), fitting[-1])
-
-
-def stimulus(bench, derived):
-    """Testbench parameters of ``bench`` (a name) for ``derived``: the block's parameters
-    and the bounds of its stimulus."""
-    d = derived
-    if bench == "systolic_array":
-        return dict(dtype=d.dtype, rows=d.rows, cols=d.cols)
-    if bench == "scatter_accumulator":
-        return dict(dtype=d.dtype, cols=d.cols, m_tile=d.m_tile, lanes=d.scatter_lanes)
-    if bench == "output_converter":
-        return dict(dtype=d.dtype, cols=d.cols)
-    if bench == "similarity_gather":
-        return dict(dtype=d.dtype, rows=d.rows, m_tile=d.m_tile, window=list(d.window),
-                    window_vectors=d.window_vectors, matchers=d.matchers,
-                    position_bits=d.position_bits, matcher_width=d.matcher_width,
-                    collector_lanes=d.collector_lanes,
-                    run_tokens=min(3 * d.m_tile + 7, RUN_TOKENS))
-    if bench == "semantic_concentrator":
-        return dict(dtype=d.dtype, sort_width=d.sort_width, max_tokens=d.max_tokens,
-                    offset_bits=d.offset_bits, taps=False, sort_cycles=SORT_CYCLES)
-    if bench == "focus_engine":
-        return dict(dtype=d.dtype, rows=d.rows, cols=d.cols, m_tile=d.m_tile,
-                    lanes=d.scatter_lanes, window=list(d.window), slices=ENGINE_SLICES,
-                    geometry=engine_geometry(d))
-    raise ValueError(f"unknown bench {bench!r}")
+                 if GEOMETRIES[name].n_tokens * KEEP >= derived.m_tile), fitting[-1])
 
 
 def _sec_harness(config, params, cache):
@@ -105,6 +79,7 @@ class Bench:
     name: str
     testbench: str
     blocks: tuple
+    stimulus: callable             # Derived -> testbench parameters (sizes and bounds)
     harness: callable = None       # (config, params, cache) -> Design around the blocks
 
     def design(self, config, params, cache="default"):
@@ -116,14 +91,28 @@ class Bench:
 
 #: Every generated block is simulated by exactly one bench.
 BENCHES = [
-    Bench("systolic_array", "sim_cocotb.tb_array", ("systolic_array", "processing_element")),
-    Bench("scatter_accumulator", "sim_cocotb.tb_scatter", ("scatter_accumulator",)),
-    Bench("output_converter", "sim_cocotb.tb_converter", ("output_converter",)),
-    Bench("similarity_gather", "sim_cocotb.tb_sic", ("similarity_gather",)),
+    Bench("systolic_array", "sim_cocotb.tb_array", ("systolic_array", "processing_element"),
+          lambda d: dict(dtype=d.dtype, rows=d.rows, cols=d.cols)),
+    Bench("scatter_accumulator", "sim_cocotb.tb_scatter", ("scatter_accumulator",),
+          lambda d: dict(dtype=d.dtype, cols=d.cols, m_tile=d.m_tile, lanes=d.scatter_lanes)),
+    Bench("output_converter", "sim_cocotb.tb_converter", ("output_converter",),
+          lambda d: dict(dtype=d.dtype, cols=d.cols)),
+    Bench("similarity_gather", "sim_cocotb.tb_sic", ("similarity_gather",),
+          lambda d: dict(dtype=d.dtype, rows=d.rows, m_tile=d.m_tile, window=list(d.window),
+                         window_vectors=d.window_vectors, matchers=d.matchers,
+                         position_bits=d.position_bits, matcher_width=d.matcher_width,
+                         collector_lanes=d.collector_lanes,
+                         run_tokens=min(3 * d.m_tile + 7, RUN_TOKENS))),
     Bench("semantic_concentrator", "sim_cocotb.tb_sec",
           ("semantic_concentrator", "importance_analyzer", "topk_sorter", "offset_encoder",
-           "offset_decoder"), _sec_harness),
-    Bench("focus_engine", "sim_cocotb.tb_engine", ("focus_engine",)),
+           "offset_decoder"),
+          lambda d: dict(dtype=d.dtype, sort_width=d.sort_width, max_tokens=d.max_tokens,
+                         offset_bits=d.offset_bits, taps=False, sort_cycles=SORT_CYCLES),
+          _sec_harness),
+    Bench("focus_engine", "sim_cocotb.tb_engine", ("focus_engine",),
+          lambda d: dict(dtype=d.dtype, rows=d.rows, cols=d.cols, m_tile=d.m_tile,
+                         lanes=d.scatter_lanes, window=list(d.window), slices=ENGINE_SLICES,
+                         geometry=engine_geometry(d))),
 ]
 BENCHES_BY_NAME = {bench.name: bench for bench in BENCHES}
 
@@ -141,15 +130,19 @@ def select_benches(names=None):
     return [bench for bench in BENCHES if bench.name in names]
 
 
-def check_generated(bench, dut, manifest, verilog_dir):
+def check_generated(bench, dut, manifest, verilog_dir, *, inline=False):
     """Every module file of ``dut`` that the generator wrote for ``bench``'s blocks is
-    byte-identical to it; the top of a block bench is the block's generated top. Returns
-    ``{file: sha256}`` of the generated files simulated."""
+    byte-identical to it; the top of a block bench is the block's generated top. Only with
+    ``inline`` may a harness elaborate a block itself (its parts still generated). Returns
+    ``({file: sha256} of the generated files simulated, [blocks elaborated inline])``."""
     blocks = {entry["block"]: entry for entry in manifest["blocks"]}
     missing = [name for name in bench.blocks if name not in blocks]
     if missing:
         raise VerifyError(f"{bench.name}: blocks {', '.join(missing)} were not generated")
-    wanted = {file for name in bench.blocks for file in blocks[name]["files"]}
+    inlined = [name for name in bench.blocks
+               if inline and bench.harness and blocks[name]["file"] not in dut.files]
+    wanted = {file for name in bench.blocks if name not in inlined
+              for file in blocks[name]["files"]}
     if bench.harness is None and dut.top != blocks[bench.blocks[0]]["top"]:
         raise VerifyError(f"{bench.name}: top {dut.top} is not the generated "
                           f"{blocks[bench.blocks[0]]['top']}")
@@ -162,7 +155,7 @@ def check_generated(bench, dut, manifest, verilog_dir):
         if dut.files[file] != text:
             raise VerifyError(f"{bench.name}: {file} differs from {verilog_dir}/{file}")
         digests[file] = hashlib.sha256(text.encode()).hexdigest()
-    return digests
+    return digests, inlined
 
 
 def _results(test_dir):
@@ -188,7 +181,7 @@ def run_bench(bench, config, *, seed, test_dir, overrides=None, manifest=None,
               verilog_dir=None, cache="default", log=print):
     """Build and run ``bench`` on ``config``; returns its verdict (a dict).
 
-    ``overrides`` change testbench parameters of :func:`stimulus`. With
+    ``overrides`` change testbench parameters of :attr:`Bench.stimulus`. With
     ``manifest``/``verilog_dir`` (a generated folder), the simulated files are checked
     against it first. Never raises for a failing simulation: the verdict holds the failure.
     """
@@ -200,12 +193,13 @@ def run_bench(bench, config, *, seed, test_dir, overrides=None, manifest=None,
     for stale in ("results.xml", TRANSFERS_FILE):        # of an earlier run
         (test_dir / stale).unlink(missing_ok=True)
     try:
-        params = {**stimulus(bench.name, Derived(config)), **(overrides or {})}
+        params = {**bench.stimulus(Derived(config)), **(overrides or {})}
         verdict["params"] = params
         dut = bench.design(config, params, cache)
         verdict["top"] = dut.top
         if manifest is not None:
-            verdict["files"] = check_generated(bench, dut, manifest, verilog_dir)
+            verdict["files"], verdict["inline"] = check_generated(
+                bench, dut, manifest, verilog_dir, inline=params.get("taps", False))
         built = time.perf_counter()
         build(dut, waves=False)
         verdict["build_s"] = round(time.perf_counter() - built, 1)
@@ -227,22 +221,25 @@ def run_bench(bench, config, *, seed, test_dir, overrides=None, manifest=None,
     return verdict
 
 
-def verify(config, name, *, seed, benches=None, cache="default", verilog_dir=None,
-           report_dir=None, log=print):
-    """Generate ``config`` (named ``name``, as ``make verilog`` names its folder), run the
-    benches on it and write the report. Returns the report (a dict)."""
+def verify(config, name, *, seed, benches=None, overrides=None, blocks=None, cache="default",
+           verilog_dir=None, report_dir=None, log=print):
+    """Generate ``config`` (named ``name``, as ``make verilog`` names its folder; only
+    ``blocks`` when given), run the benches on it (testbench parameters changed by
+    ``overrides``) and write the report. Returns the report (a dict)."""
     started = time.perf_counter()
     verilog_dir = Path(verilog_dir or PROJECT_ROOT / "build" / "verilog" / name)
     report_dir = Path(report_dir or PROJECT_ROOT / "build" / "verify"
                       / f"{name.removesuffix('-' + config.hash)}-{config.hash}")
     log(f"verify {name} (hash {config.hash}): generating into {verilog_dir}")
     cache = default_cache() if cache == "default" else cache
-    manifest, _ = generate(config, verilog_dir, config_name=name, cache=cache, log=None)
+    manifest, _ = generate(config, verilog_dir, blocks=blocks, config_name=name, cache=cache,
+                           log=None)
     generated = round(time.perf_counter() - started, 1)
     verdicts = []
     for bench in select_benches(benches):
         verdict = run_bench(bench, config, seed=seed, test_dir=report_dir / bench.name,
-                            manifest=manifest, verilog_dir=verilog_dir, cache=cache, log=log)
+                            overrides=overrides, manifest=manifest, verilog_dir=verilog_dir,
+                            cache=cache, log=log)
         log(f"  {bench.name}: {'PASS' if verdict['passed'] else 'FAIL'} "
             f"({verdict['tests']} tests, {verdict['vectors']} beats, {verdict['cycles']} cycles, "
             f"{verdict['wall_s']} s)")
@@ -283,6 +280,9 @@ def markdown(report):
     for v in report["benches"]:
         params = ", ".join(f"{k}={val}" for k, val in v.get("params", {}).items())
         lines.append(f"- `{v['bench']}` ({v['testbench']}): {params}")
+        if v.get("inline"):
+            lines.append(f"  - elaborated by the harness (to tap its internal streams), "
+                         f"its parts generated: {', '.join(v['inline'])}")
         if v["failure"]:
             lines.append(f"  - failure: {v['failure']}")
     return "\n".join(lines) + "\n"
@@ -296,8 +296,9 @@ def main(argv=None):
                         help="override one parameter, as for python -m gen")
     parser.add_argument("--benches", metavar="NAME,...",
                         help=f"run only these ({', '.join(BENCHES_BY_NAME)})")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--seed", type=int,
+                        default=int(os.environ.get("FOCUS_SEED", DEFAULT_SEED)),
+                        help=f"random seed (default {DEFAULT_SEED}, or FOCUS_SEED)")
     parser.add_argument("--no-cache", action="store_true",
                         help="elaborate every module (ignore the module cache)")
     args = parser.parse_args(argv)
