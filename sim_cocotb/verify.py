@@ -201,7 +201,7 @@ def run_bench(bench, config, *, seed, test_dir, overrides=None, manifest=None,
             verdict["files"], verdict["inline"] = check_generated(
                 bench, dut, manifest, verilog_dir, inline=params.get("taps", False))
         built = time.perf_counter()
-        build(dut, waves=False)
+        build(dut)          # (cached: run_testbench reuses it)
         verdict["build_s"] = round(time.perf_counter() - built, 1)
         log(f"  {bench.name}: built in {verdict['build_s']} s, simulating")
         run_testbench(dut, bench.testbench, params=params, seed=seed, test_dir=test_dir,
@@ -234,35 +234,47 @@ def verify(config, name, *, seed, benches=None, overrides=None, blocks=None, cac
     cache = default_cache() if cache == "default" else cache
     manifest, _ = generate(config, verilog_dir, blocks=blocks, config_name=name, cache=cache,
                            log=None)
-    generated = round(time.perf_counter() - started, 1)
-    verdicts = []
-    for bench in select_benches(benches):
+    report = {"config_name": name, "config": config.to_dict(), "config_hash": config.hash,
+              "generator": manifest["generator"], "verilog_dir": str(verilog_dir), "seed": seed,
+              "complete": False, "passed": None,
+              "generate_s": round(time.perf_counter() - started, 1), "wall_s": None,
+              "first_failure": None, "benches": []}
+    selected = select_benches(benches)
+    for bench in selected:
         verdict = run_bench(bench, config, seed=seed, test_dir=report_dir / bench.name,
                             overrides=overrides, manifest=manifest, verilog_dir=verilog_dir,
                             cache=cache, log=log)
         log(f"  {bench.name}: {'PASS' if verdict['passed'] else 'FAIL'} "
             f"({verdict['tests']} tests, {verdict['vectors']} beats, {verdict['cycles']} cycles, "
             f"{verdict['wall_s']} s)")
-        verdicts.append(verdict)
-    failed = [v for v in verdicts if not v["passed"]]
-    report = {"config_name": name, "config": config.to_dict(), "config_hash": config.hash,
-              "generator": manifest["generator"], "verilog_dir": str(verilog_dir), "seed": seed,
-              "passed": not failed, "generate_s": generated,
-              "wall_s": round(time.perf_counter() - started, 1),
-              "first_failure": (f"{failed[0]['bench']}: {failed[0]['failure']}"
-                                if failed else None),
-              "benches": verdicts}
+        report["benches"].append(verdict)
+        failed = [v for v in report["benches"] if not v["passed"]]
+        report.update(complete=len(report["benches"]) == len(selected),
+                      wall_s=round(time.perf_counter() - started, 1),
+                      first_failure=(f"{failed[0]['bench']}: {failed[0]['failure']}"
+                                     if failed else None))
+        report["passed"] = not failed if report["complete"] else None
+        _write(report, report_dir)      # after every bench: an interrupted run keeps its part
+    report["report_dir"] = str(report_dir)
+    return report
+
+
+def _write(report, report_dir):
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (report_dir / "report.md").write_text(markdown(report))
-    report["report_dir"] = str(report_dir)
-    return report
+
+
+def _verdict(report):
+    if report["first_failure"]:
+        return "FAIL"
+    return "PASS" if report["complete"] else "INCOMPLETE (so far passing)"
 
 
 def markdown(report):
     """The report as a markdown page."""
     lines = [f"# Verification of `{report['config_name']}` (hash {report['config_hash']})", "",
-             f"**{'PASS' if report['passed'] else 'FAIL'}**: seed {report['seed']}, "
+             f"**{_verdict(report)}**: seed {report['seed']}, "
              f"generation {report['generate_s']} s, total {report['wall_s']} s; Verilog "
              f"`{report['verilog_dir']}`.", "",
              "Configuration: " + ", ".join(f"{k}={v}" for k, v in report["config"].items()),
