@@ -172,14 +172,15 @@ async def bad_inputs_raise_error_bits(dut):
     """Out-of-range registers, a group beyond the table, and a misplaced last marker."""
     tb = ScatterTB(dut, 4)
     await tb.reset()
-    table, mapping = tb.random_slice(4, uniques=2, zero_share=0.0)
+    tokens = max(4, tb.lanes + 1)                        # two map beats at least
+    table, mapping = tb.random_slice(tokens, uniques=2, zero_share=0.0)
     bad = mapping.copy()
     bad[3] = 2                                           # the table has groups 0 and 1 only
-    tb.dut.tokens.value, tb.dut.slices.value = 4, 1
+    tb.dut.tokens.value, tb.dut.slices.value = tokens, 1
     sink_task = tb.flow(0.0, 0.0)
     await tb.psum_source.send(tb.psum_beats(table))
     await tb.map_source.send(tb.map_beats(bad, last_at=0))
-    await tb.sink.wait_for(4, timeout_cycles=500)
+    await tb.sink.wait_for(tokens, timeout_cycles=500)
     sink_task.cancel()
     assert tb.errors() == {ScatterError.BAD_GROUP, ScatterError.MISPLACED_LAST}, tb.errors()
     await tb.reset()
