@@ -10,11 +10,14 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 JOBS     ?= 2
 
-.PHONY: setup setup-system verilog lint test test-slow bench bench-array bench-sec bench-sic bench-golden model calibrate area timing power fpga dse clean help
+.PHONY: setup setup-system verilog verify lint test test-slow bench bench-array bench-sec bench-sic bench-golden model calibrate area timing power fpga dse clean help
 
 help:
 	@echo "make verilog [CONFIG=name] [SET=\"k=v ...\"] [BLOCKS=a,b]"
 	@echo "                            generate Verilog (default $(CONFIG)) into build/verilog/<config>[-<hash>]"
+	@echo "make verify [CONFIG=name] [SET=\"k=v ...\"] [BENCHES=a,b]"
+	@echo "                            run every block's testbench on that configuration's generated"
+	@echo "                            Verilog; report in build/verify/<config>-<hash>/"
 	@echo "make test                   the regression (pytest + cocotb under Verilator)"
 	@echo "make lint [CONFIG=name] [SET=...]  Verilator -Wall lint of the generated Verilog"
 	@echo "make bench                  FocusEngine cycles, dense vs concentrated (Verilator)"
@@ -56,6 +59,13 @@ setup-system:
 
 verilog: $(STAMP)
 	$(PY) -m gen $(GEN_ARGS)
+
+# Verify a configuration's generated Verilog (sim_cocotb/verify.py): BENCHES=a,b runs only
+# those testbenches, SEED=n another seed.
+BENCHES  ?=
+SEED     ?=
+verify: $(STAMP)
+	$(PY) -m sim_cocotb.verify --config $(CONFIG) $(foreach s,$(SET),--set $(s)) $(if $(BENCHES),--benches $(BENCHES)) $(if $(SEED),--seed $(SEED))
 
 lint: $(STAMP)
 	$(PY) -m gen $(GEN_ARGS) --lint

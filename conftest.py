@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-DEFAULT_SEED = 20261123
+from sim_cocotb.runner import DEFAULT_SEED
 
 
 def pytest_addoption(parser):

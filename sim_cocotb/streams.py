@@ -5,9 +5,27 @@ Amaranth names the members of a stream port ``<name>__valid``, ``<name>__ready``
 significant bits, struct fields in declaration order) the helpers below mirror.
 """
 
+import atexit
+import collections
+import json
+import os
 import random
 
 from cocotb.triggers import ReadOnly, RisingEdge
+
+#: Beats transferred on every stream port this simulation (``{port: beats}``), written as
+#: JSON to ``FOCUS_TB_TRANSFERS`` when the simulator exits (the verify report's vectors).
+TRANSFERS = collections.Counter()
+
+
+def _write_transfers():
+    path = os.environ.get("FOCUS_TB_TRANSFERS")
+    if path:
+        with open(path, "w") as out:
+            json.dump(dict(TRANSFERS), out)
+
+
+atexit.register(_write_transfers)
 
 
 def pack(values, width):
@@ -40,6 +58,13 @@ def unpack_tile_vector(word, width, count, *, signed=False):
     return values, (word >> (count * width)) & 1, (word >> (count * width + 1)) & 1
 
 
+def first_difference(got, want):
+    """Index of the first element where the sequences differ (the shorter length when one
+    is a prefix of the other)."""
+    return next((i for i, (g, w) in enumerate(zip(got, want)) if g != w),
+                min(len(got), len(want)))
+
+
 class StreamSource:
     """Drives a stream input of the DUT, inserting random idle cycles.
 
@@ -50,6 +75,7 @@ class StreamSource:
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
+        self.name = name
         self.clock = clock
         self.idle = idle
         self.rng = rng or random.Random(0)
@@ -68,6 +94,7 @@ class StreamSource:
                 accepted = int(self.ready.value)
                 await RisingEdge(self.clock)
                 if accepted:
+                    TRANSFERS[self.name] += 1
                     break
         self.valid.value = 0
 
@@ -83,6 +110,7 @@ class StreamSink:
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
+        self.name = name
         self.clock = clock
         self.stall = stall
         self.rng = rng or random.Random(1)
@@ -100,6 +128,7 @@ class StreamSink:
             if ready and int(self.valid.value):
                 self.beats.append(int(self.payload.value))   # LogicArray or 1-bit Logic
                 self.cycles.append(cycle)
+                TRANSFERS[self.name] += 1
             await RisingEdge(self.clock)
             cycle += 1
 
@@ -109,7 +138,7 @@ class StreamSink:
             if len(self.beats) >= count:
                 return
             await RisingEdge(self.clock)
-        raise AssertionError(f"timeout: {len(self.beats)} of {count} beats after "
+        raise AssertionError(f"{self.name}: timeout: {len(self.beats)} of {count} beats after "
                              f"{timeout_cycles} cycles")
 
 

@@ -80,10 +80,11 @@ class ArrayTB:
                 values, first, last = unpack_tile_vector(
                     beats[index], self.arith.accumulator_width, self.cols,
                     signed=self.arith.signed)
+                where = f"psums beat {index} (fold {f} vector {i})"
                 assert (first, last) == (int(i == 0), int(i == len(fold) - 1)), \
-                    f"fold {f} vector {i}: markers first={first} last={last}"
+                    f"{where}: markers first={first} last={last}"
                 assert values == [int(v) for v in want[i]], \
-                    f"fold {f} vector {i}: got {values}, expected {list(want[i])}"
+                    f"{where}: expected {list(want[i])}, got {values}"
                 index += 1
         assert int(self.dut.error.value) == 0, "protocol error flag raised on a clean stream"
 

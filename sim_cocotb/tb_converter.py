@@ -49,9 +49,11 @@ class ConverterTB:
         for t, beat in enumerate(sink.beats):
             got, first, last = unpack_tile_vector(beat, self.arith.output_width, self.cols,
                                                   signed=self.arith.signed)
-            assert (first, last) == (int(t == 0), int(t == len(values) - 1))
+            assert (first, last) == (int(t == 0), int(t == len(values) - 1)), \
+                f"o beat {t}: markers first={first} last={last}"
             assert got == [int(v) for v in want[t]], \
-                f"row {t} {list(values[t])} (scale {scale}): got {got}, want {list(want[t])}"
+                (f"o beat {t} (row {list(values[t])}, scale {scale}): expected "
+                 f"{list(want[t])}, got {got}")
 
 
 @cocotb.test(timeout_time=5, timeout_unit="ms")

@@ -26,6 +26,8 @@ from sim_cocotb.streams import (StreamSink, StreamSource, child_rngs, pack, pack
 from sim_cocotb.tb_scatter import ScatterTB
 
 DEFAULT_GEOMETRY = "tiny"
+#: Share of the tokens kept (at random, like SEC would).
+KEEP = 0.8
 FLOW_PATTERNS = [(0.0, 0.0), (0.3, 0.3)]
 THETA = 0.9
 
@@ -34,7 +36,7 @@ class Workload:
     """The first tile of a pruned, concentrated token sequence: per K-slice unique vectors
     and maps, the tokens' positions, and the dense rows."""
 
-    def __init__(self, arith, rows, slices, m_tile, seed, geometry=DEFAULT_GEOMETRY, keep=0.8):
+    def __init__(self, arith, rows, slices, m_tile, seed, geometry=DEFAULT_GEOMETRY, keep=KEEP):
         self.geometry = GEOMETRIES[geometry]
         x = video_tokens(self.geometry, rows * slices, seed=seed)
         kept = np.flatnonzero(np.random.default_rng(seed).random(x.shape[0]) < keep)
@@ -157,8 +159,14 @@ class EngineTB(ScatterTB):
             await task
         expected = [self.expected(tile, dense=dense, scale=scale) for tile in tiles]
         budget = 200 * w.tokens * self.slices * len(tiles) + 1000
-        await self.sink.wait_for(sum(len(e.unique) for e in expected), timeout_cycles=budget)
-        await self.map_sink.wait_for(sum(len(e.map) for e in expected), timeout_cycles=budget)
+        try:
+            await self.sink.wait_for(sum(len(e.unique) for e in expected), timeout_cycles=budget)
+            await self.map_sink.wait_for(sum(len(e.map) for e in expected),
+                                         timeout_cycles=budget)
+        except AssertionError:
+            # a wrong beat among those received explains a timeout better
+            self.check_output(expected, complete=False)
+            raise
         await ClockCycles(self.dut.clk, 5)
         for task in sink_tasks:
             task.cancel()
@@ -171,31 +179,31 @@ class EngineTB(ScatterTB):
         scale = await self.run_tiles([tile], dense=dense, idle=idle, stall=stall)
         return tile, scale
 
-    def check_output(self, expected):
+    def check_output(self, expected, *, complete=True):
+        """Every received beat against the model, the first wrong one named; then (when
+        ``complete``) the beat counts and clear error bits."""
         width, cols = self.arith.output_width, self.cols
-        uniques = [v for e in expected for v in e.unique]
-        assert len(self.sink.beats) == len(uniques), \
-            f"{len(self.sink.beats)} unique vectors out, {len(uniques)} expected"
-        codes = [c for e in expected for c in e.map]
-        assert len(self.map_sink.beats) == len(codes), \
-            f"{len(self.map_sink.beats)} map codes out, {len(codes)} expected"
-        beats, map_beats = iter(self.sink.beats), iter(self.map_sink.beats)
         code_bits = sic.map_bits(self.m_tile)
-        for number, e in enumerate(expected):
-            for t, want in enumerate(e.map):
-                word = next(map_beats)
-                got = (word & ((1 << code_bits) - 1), (word >> code_bits) & 1,
-                       (word >> (code_bits + 1)) & 1)
-                assert got == (int(want), int(t == 0), int(t == len(e.map) - 1)), \
-                    f"tile {number} token {t}: map (code, first, last) {got}, expected {want}"
-            for g, want in enumerate(e.unique):
-                values, first, last = unpack_tile_vector(next(beats), width, cols,
-                                                         signed=self.arith.signed)
-                assert (values, first, last) == ([int(v) for v in want], int(g == 0),
-                                                 int(g == len(e.unique) - 1)), \
-                    (f"tile {number} vector {g}: got {values} first={first} last={last}, "
-                     f"expected {list(want)}")
-        assert int(self.dut.error.value) == 0, f"error bits {int(self.dut.error.value):#x}"
+        maps = [(f"tile {number} token {t}", (int(code), int(t == 0), int(t == len(e.map) - 1)))
+                for number, e in enumerate(expected) for t, code in enumerate(e.map)]
+        for index, (word, (where, want)) in enumerate(zip(self.map_sink.beats, maps)):
+            got = (word & ((1 << code_bits) - 1), (word >> code_bits) & 1,
+                   (word >> (code_bits + 1)) & 1)
+            assert got == want, (f"map beat {index} ({where}): (code, first, last) "
+                                 f"expected {want}, got {got}")
+        uniques = [(f"tile {number} vector {g}", ([int(v) for v in vector], int(g == 0),
+                                                  int(g == len(e.unique) - 1)))
+                   for number, e in enumerate(expected) for g, vector in enumerate(e.unique)]
+        for index, (word, (where, want)) in enumerate(zip(self.sink.beats, uniques)):
+            got = unpack_tile_vector(word, width, cols, signed=self.arith.signed)
+            assert got == want, (f"unique beat {index} ({where}): (vector, first, last) "
+                                 f"expected {want}, got {got}")
+        if complete:
+            assert len(self.map_sink.beats) == len(maps), \
+                f"map: {len(self.map_sink.beats)} beats, expected {len(maps)}"
+            assert len(self.sink.beats) == len(uniques), \
+                f"unique: {len(self.sink.beats)} beats, expected {len(uniques)}"
+            assert int(self.dut.error.value) == 0, f"error bits {int(self.dut.error.value):#x}"
 
     def rows_out(self):
         """The received unique vectors as an int array (dense mode: the output rows)."""

@@ -98,17 +98,17 @@ class ScatterTB:
         beats = self.sink.beats
         rows = sum(len(tile) for tile in expected_tiles)
         assert len(beats) == rows, f"{len(beats)} rows out, {rows} expected"
-        beat = iter(beats)
+        beat = iter(enumerate(beats))
         for number, expected in enumerate(expected_tiles):
             for t, want in enumerate(expected):
-                values, first, last = unpack_tile_vector(next(beat),
-                                                         self.arith.accumulator_width,
+                index, word = next(beat)
+                values, first, last = unpack_tile_vector(word, self.arith.accumulator_width,
                                                          self.cols, signed=self.arith.signed)
-                where = f"tile {number} row {t}"
+                where = f"out beat {index} (tile {number} row {t})"
                 assert (first, last) == (int(t == 0), int(t == len(expected) - 1)), \
                     f"{where}: markers first={first} last={last}"
                 assert values == [int(v) for v in want], \
-                    f"{where}: got {values}, expected {list(want)}"
+                    f"{where}: expected {list(want)}, got {values}"
 
     def errors(self):
         value = int(self.dut.error.value)
@@ -172,14 +172,15 @@ async def bad_inputs_raise_error_bits(dut):
     """Out-of-range registers, a group beyond the table, and a misplaced last marker."""
     tb = ScatterTB(dut, 4)
     await tb.reset()
-    table, mapping = tb.random_slice(4, uniques=2, zero_share=0.0)
+    tokens = max(4, tb.lanes + 1)                        # two map beats at least
+    table, mapping = tb.random_slice(tokens, uniques=2, zero_share=0.0)
     bad = mapping.copy()
     bad[3] = 2                                           # the table has groups 0 and 1 only
-    tb.dut.tokens.value, tb.dut.slices.value = 4, 1
+    tb.dut.tokens.value, tb.dut.slices.value = tokens, 1
     sink_task = tb.flow(0.0, 0.0)
     await tb.psum_source.send(tb.psum_beats(table))
     await tb.map_source.send(tb.map_beats(bad, last_at=0))
-    await tb.sink.wait_for(4, timeout_cycles=500)
+    await tb.sink.wait_for(tokens, timeout_cycles=500)
     sink_task.cancel()
     assert tb.errors() == {ScatterError.BAD_GROUP, ScatterError.MISPLACED_LAST}, tb.errors()
     await tb.reset()

@@ -37,11 +37,17 @@ from rtl.semantic_concentrator import SemanticConcentrator
 from rtl.topk_sorter import TopKSorter
 
 class SecHarness(wiring.Component):
-    def __init__(self, fmt, *, sort_width, max_tokens, offset_bits, hierarchy=INLINE):
+    """``taps``: the top is elaborated inline and its internal streams are tapped; without
+    taps the top is built through ``hierarchy`` like the standalone blocks (so the generator's
+    own module is simulated) and the tap ports are constant 0."""
+
+    def __init__(self, fmt, *, sort_width, max_tokens, offset_bits, taps=True,
+                 hierarchy=INLINE):
         sec = dict(sort_width=sort_width, max_tokens=max_tokens)
         coder = dict(max_tokens=max_tokens, offset_bits=offset_bits)
-        # The top is elaborated inline: the harness taps its internal streams.
-        self.top = SemanticConcentrator(fmt, **sec, offset_bits=offset_bits)
+        self.taps = taps
+        self.top = (SemanticConcentrator(fmt, **sec, offset_bits=offset_bits) if taps else
+                    hierarchy.build(SemanticConcentrator, fmt, **sec, offset_bits=offset_bits))
         self.analyzer = hierarchy.build(ImportanceAnalyzer, fmt, **sec)
         self.sorter = hierarchy.build(TopKSorter, fmt, **sec)
         self.loop_encoder = hierarchy.build(OffsetEncoder, **coder)
@@ -85,15 +91,8 @@ class SecHarness(wiring.Component):
         wiring.connect(m, top.codes, flip(self.codes))
         m.d.comb += [top.k.eq(self.k), self.error.eq(top.error), self.busy.eq(top.busy)]
 
-        importance, selected = top.analyzer.importance, top.sorter.selected
-        m.d.comb += [
-            self.imp_tap_fire.eq(importance.valid & importance.ready),
-            self.imp_tap_value.eq(importance.payload.value),
-            self.imp_tap_last.eq(importance.payload.last),
-            self.sel_tap_fire.eq(selected.valid & selected.ready),
-            self.sel_tap_index.eq(selected.payload.index),
-            self.sel_tap_last.eq(selected.payload.last),
-        ]
+        if self.taps:
+            self._tap(m, top)
         m.d.sync += self.cycle.eq(self.cycle + 1)
 
         wiring.connect(m, flip(self.an_probs), analyzer.probs)
@@ -121,3 +120,15 @@ class SecHarness(wiring.Component):
         wiring.connect(m, decoder.indices, flip(self.dec_indices))
         m.d.comb += self.dec_error.eq(decoder.error)
         return m
+
+    def _tap(self, m, top):
+        """Monitors of the inline top's analyzer -> sorter and sorter -> encoder streams."""
+        importance, selected = top.analyzer.importance, top.sorter.selected
+        m.d.comb += [
+            self.imp_tap_fire.eq(importance.valid & importance.ready),
+            self.imp_tap_value.eq(importance.payload.value),
+            self.imp_tap_last.eq(importance.payload.last),
+            self.sel_tap_fire.eq(selected.valid & selected.ready),
+            self.sel_tap_index.eq(selected.payload.index),
+            self.sel_tap_last.eq(selected.payload.last),
+        ]

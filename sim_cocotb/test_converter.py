@@ -1,18 +1,16 @@
-"""Regression of the output converter (int32 -> int8 requantization, fp32 -> fp16)."""
+"""Regression of the output converter (int32 -> int8 requantization, fp32 -> fp16).
+
+Every entry of :data:`sim_cocotb.configs.TEST_CONFIGS` that runs ``output_converter`` is verified
+through the ``make verify`` path (:func:`sim_cocotb.configs.run_test_config`).
+"""
 
 import pytest
 
-from gen.config import CONFIGS
-from gen.generate import block_design
-from sim_cocotb.runner import run_testbench
+from sim_cocotb.configs import entries, run_test_config
 
 pytestmark = pytest.mark.engine
 
 
-@pytest.mark.parametrize("dtype", ["int8", "fp16"])
-def test_output_converter(dtype, seed, test_dir):
-    cols = 4
-    config = CONFIGS["tiny"].replace(dtype=dtype, cols=cols)
-    run_testbench(block_design(config, "output_converter"), "sim_cocotb.tb_converter",
-                  params={"dtype": dtype, "cols": cols},
-                  seed=seed, test_dir=test_dir)
+@pytest.mark.parametrize("name", entries("output_converter"))
+def test_output_converter(name, seed, test_dir):
+    run_test_config(name, "output_converter", seed=seed, test_dir=test_dir)

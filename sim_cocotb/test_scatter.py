@@ -1,20 +1,16 @@
-"""Regression of the scatter accumulator (cocotb under Verilator)."""
+"""Regression of the scatter accumulator (cocotb under Verilator).
+
+Every entry of :data:`sim_cocotb.configs.TEST_CONFIGS` that runs ``scatter_accumulator`` is verified
+through the ``make verify`` path (:func:`sim_cocotb.configs.run_test_config`).
+"""
 
 import pytest
 
-from gen.config import CONFIGS
-from gen.generate import block_design
-from sim_cocotb.runner import run_testbench
+from sim_cocotb.configs import entries, run_test_config
 
 pytestmark = pytest.mark.engine
 
-CASES = [("int8", 4, 16, 2), ("int8", 3, 13, 3), ("int8", 2, 8, 1)]
 
-
-@pytest.mark.parametrize("dtype,cols,m_tile,lanes", CASES,
-                         ids=[f"{d}-c{c}-m{m}-l{l}" for d, c, m, l in CASES])
-def test_scatter_accumulator(dtype, cols, m_tile, lanes, seed, test_dir):
-    config = CONFIGS["tiny"].replace(dtype=dtype, cols=cols, m_tile=m_tile, scatter_lanes=lanes)
-    run_testbench(block_design(config, "scatter_accumulator"), "sim_cocotb.tb_scatter",
-                  params={"dtype": dtype, "cols": cols, "m_tile": m_tile, "lanes": lanes},
-                  seed=seed, test_dir=test_dir)
+@pytest.mark.parametrize("name", entries("scatter_accumulator"))
+def test_scatter_accumulator(name, seed, test_dir):
+    run_test_config(name, "scatter_accumulator", seed=seed, test_dir=test_dir)
