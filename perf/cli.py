@@ -170,7 +170,7 @@ def run(args) -> int:
     if not args.no_plots:
         if plots.available():
             label = energy.name + (" PLACEHOLDER" if energy.placeholder else
-                                   " measured" if getattr(energy, "measured", False) else "")
+                                   " measured" if energy.measured else "")
             title = (f"{config_name}, cycles {args.cycles}, energy {label}, "
                      f"sparsity {_sparsity_label(args)}")
             written.append(plots.plot_summary(rows, title, out / "speedup.png"))

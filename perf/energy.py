@@ -72,8 +72,8 @@ class PublishedEnergy:
 
     name = "published"
     description = "published (power x time)"
-    components = ("dram", "sram", "core")
     placeholder = False
+    measured = False
 
     def __init__(self, published: dict | None = None):
         data = published or load_published()
@@ -109,7 +109,6 @@ class OperationEnergy:
     """Operation counts x per-operation energies from a table file."""
 
     name = "ours"
-    components = ("array", "scatter", "gather", "sec", "sram", "leakage", "dram")
 
     def __init__(self, path=None, config=None, logic_scale=LOGIC_SCALE_TO_28NM):
         self.path = Path(path) if path is not None else ENERGY_PLACEHOLDER
@@ -145,8 +144,6 @@ class OperationEnergy:
         if missing or "sram_leakage" not in self.mw:
             raise ValueError(f"energy table {self.path}: missing {sorted(missing) or ['sram_leakage']}")
         self.placeholder = table.get("status") == "PLACEHOLDER"
-        self.components = (tuple(_MEASURED_COMPONENTS) if self.measured else
-                           ("array", "scatter", "gather", "sec")) + ("sram", "leakage", "dram")
 
     def _measured_logic(self, table):
         """Idle mW per component and dynamic pJ per operation (dense and concentrated) of a
@@ -156,7 +153,7 @@ class OperationEnergy:
             pj = {key: float(entry["value"]) for key, entry in table["pj"].items()}
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"energy table {self.path}: malformed ({error})") from None
-        needed = [idle for idle, *_ in _MEASURED_COMPONENTS.values()]
+        needed = [idle for idle, *_ in _MEASURED_COMPONENTS.values()] + list(_LOGIC)
         needed += [f"{op}_dynamic" for _, op, *_ in _MEASURED_COMPONENTS.values() if op]
         missing = [key for key in needed if key not in mw and key not in pj]
         if missing:

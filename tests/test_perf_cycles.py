@@ -297,12 +297,13 @@ def test_measured_energy_is_idle_power_times_time_plus_dynamic_energy_per_operat
     assert "measured" in model.description and not model.placeholder
 
 
-def test_measured_energy_table_missing_an_entry_is_refused(tmp_path):
+@pytest.mark.parametrize("kind,key", [("mw", "gather_idle"), ("pj", "pe_cycle")])
+def test_measured_energy_table_missing_an_entry_is_refused(tmp_path, kind, key):
     from perf.energy import OperationEnergy
     config = CONFIGS["paper"]
     path = _measured_table(tmp_path / "t.json", config)
     table = json.loads(path.read_text())
-    del table["mw"]["gather_idle"]
+    del table[kind][key]
     path.write_text(json.dumps(table))
-    with pytest.raises(ValueError, match="missing.*gather_idle"):
+    with pytest.raises(ValueError, match=f"missing.*'{key}'"):
         OperationEnergy(path, config)
